@@ -1,0 +1,116 @@
+"""One settings object for the whole service, read from `LONGCTX_*` environment variables.
+
+Every part (CLI, API, workers, UI) reads the same object so that one data dir, one database and one broker
+are shared by the embedded default (`longctx serve`) without any configuration file.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class Limits(BaseSettings):
+    """Caps that keep one hostile or huge upload from hurting the service."""
+
+    model_config = SettingsConfigDict(env_prefix="LONGCTX_", extra="ignore")
+
+    max_upload_bytes: int = Field(
+        200 * 1024 * 1024, description="Largest accepted upload (HTTP 413 past it)."
+    )
+    max_pages: int = Field(5000, description="Documents with more pages fail with a reason.")
+    max_tokens: int = Field(2_000_000, description="Documents with more tokens fail with a reason.")
+    max_text_chars: int = Field(20_000_000, description="Cap on extracted text (decompression-bomb guard).")
+    parse_timeout_s: float = Field(120.0, description="Wall-clock limit of one parse child process.")
+    parse_memory_mb: int = Field(3072, description="Address-space limit of one parse child process.")
+
+
+class Settings(Limits):
+    """Service settings. Environment variables use the prefix `LONGCTX_` (e.g. `LONGCTX_DATA_DIR`)."""
+
+    data_dir: Path = Field(Path("./longctx-data"), description="Blobs, SQLite database, embedded broker.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite file in the data dir."
+    )
+    broker_url: str | None = Field(
+        None, description="Celery broker URL; default: a SQLite-file transport in the data dir (no server)."
+    )
+    result_backend_url: str | None = Field(None, description="Unused by design: job state lives in SQL.")
+    shared_data_dir: Path | None = Field(
+        None, description="Training/eval data (../shared/data); default: ../shared/data when present."
+    )
+    model_path: Path | None = Field(None, description="Reader checkpoint dir; default: the packaged one.")
+    reader: Literal["auto", "neural", "lexical"] = Field(
+        "auto", description="Which reader answers: neural checkpoint when present, else lexical baseline."
+    )
+    attention_backend: Literal["auto", "math", "sdpa", "flash_attn"] = "auto"
+    chunk_size: int = Field(512, description="Tokens per local-encoder chunk.")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    ui_port: int = 8501
+    api_url: str | None = Field(None, description="Where the UI finds the REST API; default from host/port.")
+    webhook_secret: str | None = Field(
+        None, description="HMAC key for job callbacks; default: per-tenant key."
+    )
+    sqlite_busy_timeout_ms: int = 30_000
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.resolved_data_dir / "blobs"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.resolved_data_dir / "cache"
+
+    @property
+    def sql_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_data_dir / 'longctx.db'}"
+
+    @property
+    def celery_broker_url(self) -> str:
+        if self.broker_url:
+            return self.broker_url
+        return f"sqla+sqlite:///{self.resolved_data_dir / 'broker.db'}"
+
+    @property
+    def public_api_url(self) -> str:
+        return self.api_url or f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def data_root(self) -> Path | None:
+        """The shared training/eval data folder, or None when it is absent (a user's fresh clone)."""
+        if self.shared_data_dir is not None:
+            path = self.shared_data_dir.expanduser().resolve()
+            return path if path.is_dir() else None
+        for candidate in (Path.cwd() / "../shared/data", PACKAGE_DIR.parent.parent / "shared/data"):
+            if candidate.is_dir():
+                return candidate.resolve()
+        return None
+
+    def ensure_dirs(self) -> None:
+        for path in (self.resolved_data_dir, self.blob_dir, self.cache_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def _cached_settings(_key: tuple[tuple[str, str], ...]) -> Settings:
+    return Settings()
+
+
+def get_settings() -> Settings:
+    """Settings for the current environment (re-read when a `LONGCTX_*` variable changes, e.g. in tests)."""
+    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("LONGCTX_")))
+    return _cached_settings(key)

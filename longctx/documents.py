@@ -1,0 +1,184 @@
+"""Document lifecycle shared by the CLI, the REST API and the workers: register, ingest, delete.
+
+Ingestion is idempotent (a redelivered task re-parses into the same rows) and a failure of one document is
+recorded on that document with a human-readable reason; it never propagates to the caller's other work.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from longctx.config import Settings, get_settings
+from longctx.storage import repositories as repo
+from longctx.storage.blobs import BlobStore, StoredBlob
+from longctx.storage.models import Document, DocumentStatus, utcnow
+from longctx.storage.session import session_scope
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+
+
+def blob_store(settings: Settings | None = None) -> BlobStore:
+    settings = settings or get_settings()
+    return BlobStore(settings.blob_dir)
+
+
+def display_name(filename: str | None) -> str:
+    """A client-supplied name reduced to something safe to show (never used as a path)."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[:255] or "untitled"
+
+
+@dataclass(frozen=True)
+class Registered:
+    document: Document
+    created: bool  # False when the tenant already had a live document with these bytes
+
+
+def register_blob(session: Session, tenant_id: str, filename: str | None, blob: StoredBlob) -> Registered:
+    """Create the documents row (status queued) for stored bytes, or return the tenant's existing one."""
+    existing = repo.find_document_by_sha(session, tenant_id, blob.sha256)
+    if existing is not None:
+        return Registered(existing, False)
+    from longctx.ingest import IngestError, sniff_media_type
+
+    doc = Document(tenant_id=tenant_id, filename=display_name(filename), sha256=blob.sha256, bytes=blob.size)
+    try:
+        doc.media_type = sniff_media_type(blob.head, doc.filename)
+    except IngestError as exc:
+        doc.status = DocumentStatus.failed
+        doc.error = exc.reason
+    session.add(doc)
+    session.flush()
+    return Registered(doc, True)
+
+
+def tokens_cache_path(settings: Settings, sha256: str) -> Path:
+    return settings.cache_dir / "tokens" / f"{sha256}.npz"
+
+
+def ingest_document(
+    document_id: str, settings: Settings | None = None, progress: Progress | None = None
+) -> Document:
+    """Parse, tokenize and store one document's pages. Returns the final row (ready or failed)."""
+    from longctx.ingest import IngestError, parse_file
+    from longctx.model.tokenization import tokenize_text
+
+    settings = settings or get_settings()
+    report = progress or (lambda _stage, _frac: None)
+    with session_scope(settings) as s:
+        doc = s.get(Document, document_id)
+        if doc is None:
+            raise LookupError(f"no document {document_id}")
+        if doc.status in (DocumentStatus.ready, DocumentStatus.failed, DocumentStatus.deleting):
+            return doc
+        doc.status = DocumentStatus.parsing
+        sha, media_type = doc.sha256, doc.media_type
+    started = time.monotonic()
+    report("parsing", 0.1)
+    error: str | None = None
+    parsed = None
+    tokens = None
+    try:
+        parsed = parse_file(blob_store(settings).path_for(sha), limits=settings, media_type=media_type)
+        report("tokenizing", 0.6)
+        tokens = tokenize_text(parsed.text)
+        if len(tokens) > settings.max_tokens:
+            error = f"too many tokens: {len(tokens)} > limit {settings.max_tokens}"
+        elif len(tokens) == 0:
+            error = "empty document: no text found"
+    except IngestError as exc:
+        error = exc.reason
+    except FileNotFoundError:
+        error = "original file is missing from the blob store"
+    except Exception as exc:  # a bug in our own code must still fail only this document
+        log.exception("unexpected error ingesting %s", document_id)
+        error = f"internal error while parsing ({type(exc).__name__}: {exc})"[:500]
+    report("storing", 0.8)
+    with session_scope(settings) as s:
+        doc = s.get(Document, document_id)
+        if doc is None or doc.status is DocumentStatus.deleting:
+            return doc  # deleted meanwhile: nothing to store
+        doc.parse_seconds = time.monotonic() - started
+        if error is not None or parsed is None or tokens is None:
+            doc.status = DocumentStatus.failed
+            doc.error = error or "parsing produced no result"
+            repo.replace_pages(s, document_id, [])
+        else:
+            tokens.save(tokens_cache_path(settings, sha))
+            repo.replace_pages(
+                s, document_id, ((p.number, p.char_start, p.char_end, p.text) for p in parsed.pages)
+            )
+            doc.pages = len(parsed.pages)
+            doc.tokens = len(tokens)
+            doc.chars = len(parsed.text)
+            doc.media_type = parsed.media_type
+            doc.status = DocumentStatus.ready
+            doc.error = None
+            doc.parsed_at = utcnow()
+    report("done", 1.0)
+    return doc
+
+
+def add_file(
+    path: Path, tenant_id: str, settings: Settings | None = None, *, actor: str = "cli"
+) -> Registered:
+    """Store a local file's bytes and register it (the CLI's upload path)."""
+    settings = settings or get_settings()
+    settings.ensure_dirs()
+    blob = blob_store(settings).put_file(Path(path), max_bytes=settings.max_upload_bytes)
+    with session_scope(settings) as s:
+        reg = register_blob(s, tenant_id, Path(path).name, blob)
+        if reg.created:
+            repo.audit(
+                s,
+                tenant_id=tenant_id,
+                actor=actor,
+                action="upload",
+                object_type="document",
+                object_id=reg.document.id,
+                detail={"sha256": blob.sha256, "bytes": blob.size},
+            )
+        return reg
+
+
+def delete_document(
+    document_id: str, tenant_id: str, settings: Settings | None = None, *, actor: str = "cli"
+) -> bool:
+    """Remove a document, its pages and findings, and its blob when no other document shares the bytes.
+
+    The row is first marked `deleting` (so readers see the state), then removed in a second transaction."""
+    settings = settings or get_settings()
+    with session_scope(settings) as s:
+        doc = repo.get_document(s, tenant_id, document_id)
+        if doc is None:
+            return False
+        doc.status = DocumentStatus.deleting
+        sha = doc.sha256
+    with session_scope(settings) as s:
+        doc = s.get(Document, document_id)
+        if doc is None:
+            return True
+        s.delete(doc)  # pages and findings go by ON DELETE CASCADE
+        s.flush()
+        shared = repo.blob_in_use(s, sha)
+        repo.audit(
+            s,
+            tenant_id=tenant_id,
+            actor=actor,
+            action="delete",
+            object_type="document",
+            object_id=document_id,
+        )
+    if not shared:
+        blob_store(settings).delete(sha)
+        tokens_cache_path(settings, sha).unlink(missing_ok=True)
+    return True

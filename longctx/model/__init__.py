@@ -1,0 +1,1 @@
+"""The reader model: tokenization with offsets, encoders, pruning layer, heads."""

@@ -1,0 +1,273 @@
+"""Queries over the schema, each scoped to a tenant where the object is tenant-owned.
+
+Callers (CLI, API, workers) go through these functions rather than writing ad-hoc queries, so that tenant
+scoping is applied in one place: another tenant's object returns None, exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from longctx.storage.models import (
+    ApiKey,
+    AuditEntry,
+    Document,
+    DocumentStatus,
+    Finding,
+    Job,
+    JobKind,
+    JobStatus,
+    Page,
+    Tenant,
+    utcnow,
+)
+
+KEY_PREFIX = "lcx"
+
+
+# ---- tenants and keys -------------------------------------------------------------------------------------
+def create_tenant(session: Session, name: str) -> Tenant:
+    name = name.strip()
+    if not name:
+        raise ValueError("tenant name must not be empty")
+    if session.scalar(select(Tenant).where(Tenant.name == name)) is not None:
+        raise ValueError(f"tenant {name!r} already exists")
+    tenant = Tenant(name=name)
+    session.add(tenant)
+    session.flush()
+    return tenant
+
+
+def get_tenant(session: Session, name_or_id: str) -> Tenant | None:
+    return session.scalar(select(Tenant).where((Tenant.name == name_or_id) | (Tenant.id == name_or_id)))
+
+
+def get_or_create_tenant(session: Session, name: str) -> Tenant:
+    return get_tenant(session, name) or create_tenant(session, name)
+
+
+def hash_api_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    record: ApiKey
+    secret: str  # shown once; only its hash is stored
+
+
+def create_api_key(session: Session, tenant: Tenant, name: str = "") -> NewApiKey:
+    prefix = secrets.token_hex(4)
+    secret = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    record = ApiKey(tenant_id=tenant.id, name=name, prefix=prefix, key_hash=hash_api_key(secret))
+    session.add(record)
+    session.flush()
+    return NewApiKey(record, secret)
+
+
+def authenticate_api_key(session: Session, secret: str) -> ApiKey | None:
+    """The active key matching `secret`, or None. The digest is compared in constant time."""
+    if not secret or len(secret) > 200:
+        return None
+    digest = hash_api_key(secret)
+    record = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
+    if record is None or not hmac.compare_digest(record.key_hash, digest) or record.revoked_at is not None:
+        return None
+    record.last_used_at = utcnow()
+    return record
+
+
+def revoke_api_key(session: Session, key_id: str) -> bool:
+    record = session.get(ApiKey, key_id)
+    if record is None or record.revoked_at is not None:
+        return False
+    record.revoked_at = utcnow()
+    return True
+
+
+# ---- documents and pages ----------------------------------------------------------------------------------
+def find_document_by_sha(session: Session, tenant_id: str, sha256: str) -> Document | None:
+    """A live (not failed, not being deleted) document of this tenant with the same bytes."""
+    return session.scalar(
+        select(Document)
+        .where(
+            Document.tenant_id == tenant_id,
+            Document.sha256 == sha256,
+            Document.status.notin_([DocumentStatus.deleting, DocumentStatus.failed]),
+        )
+        .order_by(Document.created_at)
+        .limit(1)
+    )
+
+
+def get_document(session: Session, tenant_id: str, document_id: str) -> Document | None:
+    doc = session.get(Document, document_id)
+    return doc if doc is not None and doc.tenant_id == tenant_id else None
+
+
+def list_documents(
+    session: Session,
+    tenant_id: str,
+    *,
+    status: DocumentStatus | None = None,
+    query: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Document], int]:
+    """One page of the tenant's documents (newest first) and the total count for that filter."""
+    where = [Document.tenant_id == tenant_id]
+    if status is not None:
+        where.append(Document.status == status)
+    if query:
+        where.append(Document.filename.ilike(f"%{query}%"))
+    total = session.scalar(select(func.count()).select_from(Document).where(*where)) or 0
+    rows = session.scalars(
+        select(Document)
+        .where(*where)
+        .order_by(Document.created_at.desc(), Document.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), int(total)
+
+
+def replace_pages(session: Session, document_id: str, pages: Iterable[tuple[int, int, int, str]]) -> int:
+    """Store (number, char_start, char_end, text) rows, replacing earlier ones (re-ingest is idempotent)."""
+    session.execute(delete(Page).where(Page.document_id == document_id))
+    rows = [
+        {"document_id": document_id, "number": n, "char_start": s, "char_end": e, "text": t}
+        for n, s, e, t in pages
+    ]
+    if rows:
+        session.execute(Page.__table__.insert(), rows)
+    return len(rows)
+
+
+def get_pages(session: Session, document_id: str) -> list[Page]:
+    return list(session.scalars(select(Page).where(Page.document_id == document_id).order_by(Page.number)))
+
+
+def get_page(session: Session, document_id: str, number: int) -> Page | None:
+    return session.scalar(select(Page).where(Page.document_id == document_id, Page.number == number))
+
+
+def document_text(session: Session, document_id: str) -> str:
+    """The document text the char offsets index: page texts, each followed by one newline."""
+    return "".join(p.text + "\n" for p in get_pages(session, document_id))
+
+
+def blob_in_use(session: Session, sha256: str, excluding_document: str | None = None) -> bool:
+    stmt = select(func.count()).select_from(Document).where(Document.sha256 == sha256)
+    if excluding_document is not None:
+        stmt = stmt.where(Document.id != excluding_document)
+    return bool(session.scalar(stmt))
+
+
+# ---- jobs and findings ------------------------------------------------------------------------------------
+def create_job(
+    session: Session,
+    tenant_id: str,
+    kind: JobKind,
+    params: dict[str, Any],
+    *,
+    batch_id: str | None = None,
+    callback_url: str | None = None,
+) -> Job:
+    job = Job(tenant_id=tenant_id, kind=kind, params=params, batch_id=batch_id, callback_url=callback_url)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, tenant_id: str, job_id: str) -> Job | None:
+    job = session.get(Job, job_id)
+    return job if job is not None and job.tenant_id == tenant_id else None
+
+
+def list_jobs(session: Session, tenant_id: str, *, limit: int = 50, offset: int = 0) -> list[Job]:
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.tenant_id == tenant_id)
+            .order_by(Job.created_at.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+
+
+def set_job_progress(
+    session: Session,
+    job: Job,
+    *,
+    stage: str | None = None,
+    progress: float | None = None,
+    eta_seconds: float | None = None,
+    status: JobStatus | None = None,
+    error: str | None = None,
+) -> None:
+    if stage is not None:
+        job.stage = stage
+    if progress is not None:
+        job.progress = max(0.0, min(1.0, float(progress)))
+    job.eta_seconds = eta_seconds
+    if status is not None:
+        job.status = status
+        if status is JobStatus.running and job.started_at is None:
+            job.started_at = utcnow()
+        if status in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled):
+            job.finished_at = utcnow()
+    if error is not None:
+        job.error = error
+
+
+def replace_findings(
+    session: Session, job_id: str, document_id: str, findings: Sequence[dict[str, Any]]
+) -> int:
+    """Write a job's findings for one document, replacing any from an earlier delivery of the same task."""
+    session.execute(delete(Finding).where(Finding.job_id == job_id, Finding.document_id == document_id))
+    for f in findings:
+        session.add(Finding(job_id=job_id, document_id=document_id, **f))
+    session.flush()
+    return len(findings)
+
+
+def get_findings(session: Session, tenant_id: str, job_id: str) -> list[Finding]:
+    return list(
+        session.scalars(
+            select(Finding)
+            .where(Finding.job_id == job_id, Finding.tenant_id == tenant_id)
+            .order_by(Finding.document_id, Finding.query_index, Finding.rank)
+        )
+    )
+
+
+# ---- audit ------------------------------------------------------------------------------------------------
+def audit(
+    session: Session,
+    *,
+    tenant_id: str | None,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditEntry(
+            tenant_id=tenant_id,
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            detail=detail or {},
+        )
+    )
