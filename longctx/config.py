@@ -28,7 +28,10 @@ class Limits(BaseSettings):
     max_pages: int = Field(5000, description="Documents with more pages fail with a reason.")
     max_tokens: int = Field(2_000_000, description="Documents with more tokens fail with a reason.")
     max_text_chars: int = Field(20_000_000, description="Cap on extracted text (decompression-bomb guard).")
-    parse_timeout_s: float = Field(120.0, description="Wall-clock limit of one parse child process.")
+    parse_timeout_s: float = Field(
+        600.0,
+        description="Wall-clock limit of one parse child process (pypdf needs ~0.5 s/page on dense PDFs).",
+    )
     parse_memory_mb: int = Field(3072, description="Address-space limit of one parse child process.")
 
 
@@ -42,7 +45,10 @@ class Settings(Limits):
     broker_url: str | None = Field(
         None, description="Celery broker URL; default: a SQLite-file transport in the data dir (no server)."
     )
-    result_backend_url: str | None = Field(None, description="Unused by design: job state lives in SQL.")
+    broker_prefix: str = Field(
+        "",
+        description="Key prefix on a shared Redis, so deployments or test runs don't see each other's",
+    )
     shared_data_dir: Path | None = Field(
         None, description="Training/eval data (../shared/data); default: ../shared/data when present."
     )
