@@ -1,0 +1,116 @@
+"""Task definitions. Each task takes ids only and is idempotent, so a redelivered message (acks_late) is safe:
+ingest re-parses into the same page rows, analysis rewrites the same findings slots, a finished job is left
+alone, a delete of a missing document is a no-op.
+
+Heavy modules (the reader, torch) are imported inside the task bodies, so that CUDA is initialised only in
+the worker process that runs the task (the gpu worker uses the solo pool: no fork after CUDA init).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from celery import Celery, Task
+from sqlalchemy.exc import OperationalError
+
+from longctx.config import get_settings
+
+log = logging.getLogger(__name__)
+
+#: Errors worth retrying with backoff: a busy/unreachable database, a broker hiccup, network errors.
+TRANSIENT = (OperationalError, ConnectionError, TimeoutError)
+RETRY_KW = {
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 2,
+    "retry_backoff_max": 120,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+#: Waiting for documents is bounded in time by `run_analysis_job`, not by a retry count.
+WAIT_MAX_RETRIES = 1_000_000
+
+
+def _observe(task: str, outcome: str, started: float) -> None:
+    try:
+        from longctx.api.metrics import observe_task
+
+        observe_task(task, outcome, time.monotonic() - started)
+    except Exception:  # noqa: BLE001 - metrics never break a task
+        log.debug("metrics unavailable", exc_info=True)
+
+
+def run_ingest(document_id: str) -> str:
+    from longctx.documents import ingest_document
+
+    started = time.monotonic()
+    outcome = "error"
+    try:
+        doc = ingest_document(document_id, get_settings())
+        outcome = doc.status.value if doc is not None else "deleted"
+        return outcome
+    except LookupError:
+        outcome = "missing"
+        log.info("ingest: document %s no longer exists", document_id)
+        return outcome
+    finally:
+        _observe("ingest", outcome, started)
+
+
+def analyze_wait_countdown(retries: int) -> float:
+    return min(5.0, 0.5 * (1.6**retries))
+
+
+def run_analyze(task: Task | None, job_id: str) -> str:
+    from longctx.jobs import run_analysis_job
+
+    started = time.monotonic()
+    outcome = run_analysis_job(job_id, get_settings())
+    if outcome.status == "waiting":
+        if task is None:
+            return "waiting"
+        # `max_retries=None` would mean "the task default" (8) to Celery, hence an explicit number.
+        raise task.retry(countdown=analyze_wait_countdown(task.request.retries), max_retries=WAIT_MAX_RETRIES)
+    _observe("analyze", outcome.status, started)
+    return outcome.status
+
+
+def run_delete(document_id: str, tenant_id: str, actor: str) -> bool:
+    from longctx.documents import delete_document
+
+    started = time.monotonic()
+    deleted = delete_document(document_id, tenant_id, get_settings(), actor=actor)
+    _observe("delete", "ok" if deleted else "missing", started)
+    return deleted
+
+
+def run_webhook(task: Task | None, job_id: str) -> str:
+    from longctx.webhooks import MAX_ATTEMPTS, backoff_s, deliver
+
+    attempt = task.request.retries if task is not None else 0
+    started = time.monotonic()
+    result = deliver(job_id, get_settings(), attempt=attempt)
+    _observe("webhook", "ok" if result.ok else ("retry" if result.retry else "failed"), started)
+    if result.retry and task is not None:
+        raise task.retry(countdown=backoff_s(attempt), max_retries=MAX_ATTEMPTS + 1)
+    return result.status
+
+
+def register(app: Celery) -> None:
+    from workers.celery_app import TASK_ANALYZE, TASK_DELETE, TASK_INGEST, TASK_WEBHOOK
+
+    @app.task(name=TASK_INGEST, bind=True, shared=False, **RETRY_KW)
+    def ingest(self: Task, document_id: str) -> str:
+        return run_ingest(document_id)
+
+    @app.task(name=TASK_ANALYZE, bind=True, shared=False, **RETRY_KW)
+    def analyze(self: Task, job_id: str) -> str:
+        return run_analyze(self, job_id)
+
+    @app.task(name=TASK_DELETE, bind=True, shared=False, **RETRY_KW)
+    def delete(self: Task, document_id: str, tenant_id: str, actor: str = "system") -> bool:
+        return run_delete(document_id, tenant_id, actor)
+
+    @app.task(name=TASK_WEBHOOK, bind=True, shared=False, **RETRY_KW)
+    def webhook(self: Task, job_id: str) -> str:
+        return run_webhook(self, job_id)
