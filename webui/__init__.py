@@ -1,0 +1,1 @@
+"""Streamlit web UI of longctx; talks to the REST API only (see webui/client.py)."""
