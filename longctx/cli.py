@@ -491,28 +491,14 @@ def ui(
     import os
     import subprocess
 
-    from longctx.service import webui_app_path
+    from longctx.service import streamlit_command, webui_app_path
 
     app_py = webui_app_path()
     if app_py is None:
         console.print("[red]no webui/app.py in this installation")
         raise typer.Exit(2)
     settings = get_settings()
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(app_py),
-        "--server.port",
-        str(port or settings.ui_port),
-        "--server.address",
-        host,
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
+    cmd = streamlit_command(app_py, port or settings.ui_port, host)
     env = {**os.environ, "LONGCTX_API_URL": settings.public_api_url}
     raise typer.Exit(subprocess.call(cmd, env=env))
 

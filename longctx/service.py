@@ -60,6 +60,15 @@ def webui_app_path() -> Path | None:
     return next((p for p in candidates if p.is_file()), None)
 
 
+def streamlit_command(app_py: Path, port: int, host: str) -> list[str]:
+    """The command line that runs the UI (headless, no usage statistics) with this interpreter."""
+    return [
+        sys.executable, "-m", "streamlit", "run", str(app_py),
+        "--server.port", str(port), "--server.address", host,
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+
+
 def _child_setup() -> None:  # runs in the child between fork and exec
     os.setpgid(0, 0)
     try:
@@ -241,26 +250,7 @@ def build_children(
     ]
     app_py = webui_app_path() if ui else None
     if app_py is not None:
-        children.append(
-            Child(
-                "ui",
-                [
-                    py,
-                    "-m",
-                    "streamlit",
-                    "run",
-                    str(app_py),
-                    "--server.port",
-                    str(ui_port),
-                    "--server.address",
-                    host,
-                    "--server.headless",
-                    "true",
-                    "--browser.gatherUsageStats",
-                    "false",
-                ],
-            )
-        )
+        children.append(Child("ui", streamlit_command(app_py, ui_port, host)))
     elif ui:
         log.info("no webui/app.py in this installation; starting without the UI")
     return children

@@ -11,6 +11,7 @@ import hmac
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -73,15 +74,24 @@ def create_api_key(session: Session, tenant: Tenant, name: str = "") -> NewApiKe
     return NewApiKey(record, secret)
 
 
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most this often
+
+
 def authenticate_api_key(session: Session, secret: str) -> ApiKey | None:
-    """The active key matching `secret`, or None. The digest is compared in constant time."""
+    """The active key matching `secret`, or None. Looked up by digest, then the digest is compared again in
+    constant time before it is trusted."""
     if not secret or len(secret) > 200:
         return None
     digest = hash_api_key(secret)
     record = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
     if record is None or not hmac.compare_digest(record.key_hash, digest) or record.revoked_at is not None:
         return None
-    record.last_used_at = utcnow()
+    now = utcnow()
+    last = record.last_used_at
+    if last is not None and last.tzinfo is None:  # SQLite hands back naive datetimes
+        last = last.replace(tzinfo=UTC)
+    if last is None or now - last > LAST_USED_RESOLUTION:
+        record.last_used_at = now
     return record
 
 
