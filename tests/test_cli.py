@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -81,3 +82,15 @@ def test_tenant_and_key_admin(env):
     key = _json(runner.invoke(app, ["keys", "create", "acme", "--name", "ci"]))
     assert key["key"].startswith("lcx_") and key["tenant"] == "acme"
     assert runner.invoke(app, ["keys", "create", "nobody"]).exit_code == 2
+
+
+def test_train_passes_its_arguments_through(env):
+    smoke = Path(__file__).resolve().parents[1] / "longctx/training/configs/smoke.json"
+    out_dir = env / "run"
+    result = runner.invoke(
+        app, ["train", "--config", str(smoke), "--out", str(out_dir), "--set", "steps=2", "--no-resume"]
+    )
+    assert result.exit_code == 0, result.output
+    assert list(out_dir.glob("ckpt-*.safetensors"))
+    bad = runner.invoke(app, ["train", "--config", str(smoke), "--out", str(out_dir), "--set", "nope=1"])
+    assert bad.exit_code == 2
