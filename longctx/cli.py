@@ -367,6 +367,255 @@ def evaluate(ctx: typer.Context) -> None:
     raise typer.Exit(eval_main(list(ctx.args)))
 
 
+# ---- service: serve, api, worker, ui ----------------------------------------------------------------------
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="REST API port (default 8000).")] = None,
+    ui_port: Annotated[int | None, typer.Option(help="Streamlit UI port (default 8501).")] = None,
+    no_ui: Annotated[bool, typer.Option("--no-ui", help="Do not start the UI.")] = False,
+    data_dir: Annotated[Path | None, typer.Option(help="Data dir (blobs, SQLite, broker).")] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind (keep 127.0.0.1).")] = "127.0.0.1",
+    cpu_concurrency: Annotated[int, typer.Option(help="Documents parsed at once by the cpu worker.")] = 2,
+) -> None:
+    """Run everything on this machine: migrations, API, cpu + gpu workers, UI. Ctrl-C stops it all."""
+    from longctx.service import serve as run_serve
+
+    raise typer.Exit(
+        run_serve(
+            data_dir=data_dir,
+            host=host,
+            port=port,
+            ui_port=ui_port,
+            ui=not no_ui,
+            cpu_concurrency=cpu_concurrency,
+        )
+    )
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Bind address (LONGCTX_API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (LONGCTX_API_PORT).")] = None,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+    migrate: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Apply migrations first.")] = True,
+    log_level: str = "info",
+) -> None:
+    """Serve the REST API with uvicorn (OpenAPI at /docs)."""
+    import uvicorn
+
+    if migrate:
+        _prepare()
+    settings = get_settings()
+    uvicorn.run(
+        "longctx.api.app:create_app",
+        factory=True,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def worker(
+    queues: Annotated[str, typer.Option(help="Comma-separated queues: cpu, gpu.")] = "cpu,gpu",
+    devices: Annotated[str | None, typer.Option(help="GPU ids (CUDA_VISIBLE_DEVICES), e.g. 0,1.")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Parallel tasks (gpu workers run one).")] = None,
+    pool: Annotated[str, typer.Option(help="auto | prefork | threads | solo (auto: solo for gpu).")] = "auto",
+    name: Annotated[str | None, typer.Option(help="Celery node name (unique per host).")] = None,
+    metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus metrics on this port.")] = None,
+    log_level: str = "info",
+) -> None:
+    """Run a Celery worker for the given queues (`gpu`: solo pool, CUDA initialised in this process only)."""
+    import os
+
+    wanted = [q.strip() for q in queues.split(",") if q.strip()]
+    bad = [q for q in wanted if q not in ("cpu", "gpu")]
+    if not wanted or bad:
+        console.print(f"[red]unknown queue(s) {', '.join(bad) or '(none)'}; use cpu, gpu or cpu,gpu")
+        raise typer.Exit(2)
+    if devices is not None:
+        # Before anything imports torch: the reader sees exactly these devices.
+        os.environ["CUDA_VISIBLE_DEVICES"] = devices
+    if pool == "auto":
+        pool = "solo" if "gpu" in wanted else "prefork"
+    if "gpu" in wanted and pool != "solo":
+        console.print("[yellow]gpu queue with a non-solo pool: CUDA must not be initialised before a fork")
+    if pool == "solo":
+        concurrency = 1
+    _prepare_worker_db()
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port)
+    from workers.broker import is_embedded
+    from workers.celery_app import get_app
+
+    settings = get_settings()
+    celery = get_app(settings)
+    if is_embedded(settings.celery_broker_url):
+        celery.conf.worker_enable_remote_control = False  # the SQLite transport has no fanout
+    node = name or f"{'-'.join(wanted)}{'-' + devices.replace(',', '_') if devices else ''}@%h"
+    argv = [
+        "worker",
+        "-Q",
+        ",".join(wanted),
+        "-P",
+        pool,
+        "-n",
+        node,
+        "-l",
+        log_level,
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+    if concurrency:
+        argv += ["-c", str(concurrency)]
+    celery.worker_main(argv)
+
+
+def _prepare_worker_db() -> None:
+    """Workers need the schema; in the embedded default `serve` already migrated, elsewhere do it here."""
+    from longctx.storage.migrate import current_revision
+
+    try:
+        if current_revision(get_settings()) is None:
+            _prepare()
+    except Exception as exc:  # the database may come up later; tasks retry on transient errors
+        console.print(f"[yellow]database not ready yet: {exc}")
+
+
+@app.command()
+def ui(
+    port: Annotated[int | None, typer.Option(help="Port (LONGCTX_UI_PORT).")] = None,
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+) -> None:
+    """Run the Streamlit UI (talks to the REST API at LONGCTX_API_URL)."""
+    import os
+    import subprocess
+
+    from longctx.service import streamlit_command, webui_app_path
+
+    app_py = webui_app_path()
+    if app_py is None:
+        console.print("[red]no webui/app.py in this installation")
+        raise typer.Exit(2)
+    settings = get_settings()
+    cmd = streamlit_command(app_py, port or settings.ui_port, host)
+    env = {**os.environ, "LONGCTX_API_URL": settings.public_api_url}
+    raise typer.Exit(subprocess.call(cmd, env=env))
+
+
+# ---- ask / extract (in-process, no server) ----------------------------------------------------------------
+def _resolve_document(path_or_id: str, tenant_id: str, bar: Progress) -> str:
+    """A ready document id: a local file is stored and parsed here; an id is looked up (parsed if needed)."""
+    from longctx.documents import add_file, ingest_document
+    from longctx.storage import repositories as repo
+    from longctx.storage.models import DocumentStatus
+    from longctx.storage.session import session_scope
+
+    settings = get_settings()
+    path = Path(path_or_id)
+    if path.is_file():
+        try:
+            doc = add_file(path, tenant_id, settings).document
+        except Exception as exc:
+            console.print(f"[red]{path}: {exc}")
+            raise typer.Exit(1) from exc
+    else:
+        with session_scope(settings) as s:
+            doc = repo.get_document(s, tenant_id, path_or_id)
+        if doc is None:
+            console.print(f"[red]{path_or_id}: no such file, and no document with that id in this tenant")
+            raise typer.Exit(2)
+    if doc.status in (DocumentStatus.queued, DocumentStatus.parsing):
+        task = bar.add_task("parsing", total=1.0)
+        doc = ingest_document(doc.id, settings, progress=lambda _st, f: bar.update(task, completed=f))
+        bar.update(task, completed=1.0)
+    if doc is None or doc.status is not DocumentStatus.ready:
+        reason = doc.error if doc is not None else "document was deleted"
+        console.print(f"[red]{path_or_id}: document is {doc.status.value if doc else 'gone'}: {reason}")
+        raise typer.Exit(1)
+    return doc.id
+
+
+def _run_job_cli(path_or_id: str, tenant: str, as_json: bool, **job_kwargs) -> None:  # noqa: ANN003
+    from longctx.jobs import JobRequestError, create_analysis_job, findings_for_job, run_analysis_job
+    from longctx.storage.models import Job
+    from longctx.storage.session import session_scope
+
+    _prepare()
+    settings = get_settings()
+    tenant_id = _tenant_id(tenant)
+    with _progress() as bar:
+        doc_id = _resolve_document(path_or_id, tenant_id, bar)
+        try:
+            with session_scope(settings) as s:
+                job = create_analysis_job(s, tenant_id, document_ids=[doc_id], actor="cli", **job_kwargs)
+                job_id = job.id
+        except JobRequestError as exc:
+            console.print(f"[red]{exc.detail}")
+            raise typer.Exit(2) from exc
+        task = bar.add_task("analyzing", total=1.0)
+        outcome = run_analysis_job(
+            job_id,
+            settings,
+            progress=lambda _st, f: bar.update(task, completed=f),
+            wait_for_documents_s=0,
+            enqueue_webhook=False,
+        )
+        bar.update(task, completed=1.0)
+    with session_scope(settings) as s:
+        job = s.get(Job, job_id)
+        items = findings_for_job(s, tenant_id, job_id)
+        error = job.error
+    if as_json:
+        out.print_json(json.dumps({"job_id": job_id, "items": items}))
+    else:
+        table = Table("query", "rank", "answer", "score", "page", "chars")
+        for f in items:
+            answer = (f["answer"] or "(no answer)").replace("\n", " ")
+            table.add_row(
+                f["query_key"] or f["query"],
+                str(f["rank"] + 1),
+                answer[:200] + ("..." if len(answer) > 200 else ""),
+                f"{f['score']:.2f}",
+                str(f["page"] or ""),
+                f"{f['char_start']}-{f['char_end']}" if f["char_start"] is not None else "",
+            )
+        out.print(table)
+        out.print(f"job {job_id}: {outcome.status}")
+    if outcome.status == "failed":
+        console.print(f"[red]{error}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def ask(
+    path_or_id: Annotated[str, typer.Argument(help="A local file (stored and parsed here) or document id.")],
+    question: Annotated[list[str], typer.Option("--question", "-q", help="A question (repeatable).")],
+    top_k: Annotated[int, typer.Option(help="Answers per question.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the REST findings shape.")] = False,
+    tenant: TenantOpt = "default",
+) -> None:
+    """Answer questions over one document, in this process (no server), with page and character citations."""
+    _run_job_cli(path_or_id, tenant, as_json, questions=question, top_k=top_k)
+
+
+@app.command()
+def extract(
+    path_or_id: Annotated[str, typer.Argument(help="A local file (stored and parsed here) or document id.")],
+    schema: Annotated[str, typer.Option(help="contract | report")] = "contract",
+    top_k: Annotated[int, typer.Option(help="Candidates per field.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the REST findings shape.")] = False,
+    tenant: TenantOpt = "default",
+) -> None:
+    """Extract a schema's fields (contract key terms, report key facts) from one document, in this process."""
+    _run_job_cli(path_or_id, tenant, as_json, schema=schema, top_k=top_k)
+
+
 def main() -> None:
     app()
 
