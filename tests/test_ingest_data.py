@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import csv
 import random
-import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 
 from longctx.config import get_settings
 from longctx.ingest import ParseLimits, parse_file, sweep
+from longctx.training.cuad_spans import NormalisedText, normalise
 
 pytestmark = pytest.mark.data
 
@@ -40,31 +40,6 @@ def test_sweep_subset_of_pdf_corpus():
 
 # --- CUAD: labelled clauses must be found on the page page_for_offset reports --------------------------
 
-_WS = re.compile(r"\s+")
-# Typographic quotes/dashes differ between the PDFs and the labels; one-to-one, so offsets are unaffected.
-_FOLD = str.maketrans(
-    {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}
-)
-
-
-def normalise(text: str) -> str:
-    return _WS.sub(" ", text.translate(_FOLD)).strip()
-
-
-def normalise_with_map(text: str) -> tuple[str, list[int]]:
-    """Whitespace runs -> one space; `where[j]` is the raw offset of normalised character j."""
-    out: list[str] = []
-    where: list[int] = []
-    for m in re.finditer(r"\s+|\S+", text.translate(_FOLD)):
-        if m.group()[0].isspace():
-            if out:  # leading whitespace dropped, like normalise()
-                out.append(" ")
-                where.append(m.start())
-        else:
-            out.append(m.group())
-            where.extend(range(m.start(), m.end()))
-    return "".join(out), where
-
 
 def _clauses(cuad: Path) -> list[tuple[Path, str, str]]:
     pdfs = {p.stem.lower(): p for p in (cuad / "pdf").iterdir() if p.suffix.lower() == ".pdf"}
@@ -91,16 +66,16 @@ def _check_clauses(n: int, seed: int) -> tuple[int, int]:
     files = sorted({p for p, _, _ in picked})
     with ThreadPoolExecutor(2) as pool:
         docs = dict(zip(files, pool.map(parse_file, files), strict=True))
+    located = {pdf: NormalisedText(doc.text) for pdf, doc in docs.items()}
     found = 0
     for pdf, category, clause in picked:
         doc = docs[pdf]
-        norm_text, where = normalise_with_map(doc.text)
-        needle = normalise(clause)
-        at = norm_text.find(needle)
-        if at < 0:
+        hit = located[pdf].locate(clause)
+        if hit is None or hit[2:] != ("exact", 1):
             continue  # label text differs from the PDF's text layer (OCR'd labels, <omitted>, hyphenation)
         found += 1
-        start, end = where[at], where[at + len(needle) - 1] + 1
+        start, end = hit[0], hit[1]
+        needle = normalise(clause)
         assert normalise(doc.text[start:end]) == needle
         first, last = doc.page_span(start, end)
         assert first == doc.page_for_offset(start)

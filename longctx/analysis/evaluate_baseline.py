@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from longctx.training.cuad_spans import NormalisedText
+
 from .cuad_split import contract_id, cuad_split
 from .lexical import CALIBRATION_FILE, DocumentIndex, LexicalParams, LexicalReader, build_index, load_params
 from .reader import Query, ReaderDocument
@@ -33,40 +35,6 @@ csv.field_size_limit(sys.maxsize)
 
 
 # ---- gold clauses ---------------------------------------------------------------------------------------
-def _normalised(text: str) -> tuple[str, list[int]]:
-    """Whitespace runs collapsed to one space, with a map from normalised index to original index."""
-    out: list[str] = []
-    pos: list[int] = []
-    for m in re.finditer(r"\s+|\S+", text):
-        if m.group()[0].isspace():
-            out.append(" ")
-            pos.append(m.start())
-        else:
-            out.append(m.group())
-            pos.extend(range(m.start(), m.end()))
-    return "".join(out), pos
-
-
-def locate(text_norm: str, pos: list[int], clause: str) -> tuple[int, int] | None:
-    """Original-text span of a clause (pieces around "<omitted>" found in order), or None."""
-    pieces = [" ".join(p.split()) for p in clause.split("<omitted>")]
-    pieces = [p for p in pieces if p]
-    if not pieces:
-        return None
-    start = end = None
-    cursor = 0
-    for piece in pieces:
-        i = text_norm.find(piece, cursor)
-        if i < 0:
-            i = text_norm.lower().find(piece.lower(), cursor)
-        if i < 0:
-            return None
-        if start is None:
-            start = i
-        cursor = end = i + len(piece)
-    return pos[start], pos[end - 1] + 1
-
-
 @dataclass
 class CuadDoc:
     cid: str
@@ -87,12 +55,12 @@ def load_cuad(root: Path, ids: set[str] | None = None) -> list[CuadDoc]:
             if cid not in txt or (ids is not None and cid not in ids):
                 continue
             text = txt[cid].read_text(encoding="utf-8")
-            norm, pos = _normalised(text)
+            located = NormalisedText(text)
             gold, labelled, found, total = {}, {}, 0, 0
             for key in keys:
                 clauses = [c for c in ast.literal_eval(row[key] or "[]") if c.strip()]
                 labelled[key] = bool(clauses)
-                spans = [s for s in (locate(norm, pos, c) for c in clauses) if s]
+                spans = [hit[:2] for hit in map(located.locate, clauses) if hit]
                 gold[key] = spans
                 total += len(clauses)
                 found += len(spans)
