@@ -10,7 +10,15 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from webui.client import DEFAULT_API_URL, ApiClient, ApiError, ApiUnavailable, Document, Unauthorized
+from webui.client import (
+    DEFAULT_API_URL,
+    TERMINAL_JOB,
+    ApiClient,
+    ApiError,
+    ApiUnavailable,
+    Document,
+    Unauthorized,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -144,6 +152,21 @@ def human_bytes(n: int | None) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} B"
+
+
+def job_still_running(job: dict, label: str, stage_fallback: str, polling_key: str) -> bool:
+    """While `job` runs, show its progress bar (stage, ETA) and return True. Once it has ended, stop the
+    page's polling with one full rerun, so the rest of the page sees the result, and return False."""
+    if job["status"] not in TERMINAL_JOB:
+        eta = f" · about {job['eta_seconds']:.0f}s left" if job.get("eta_seconds") else ""
+        st.progress(
+            float(job.get("progress") or 0.0), text=f"{label} — {job.get('stage') or stage_fallback}{eta}"
+        )
+        return True
+    if st.session_state.get(polling_key):
+        st.session_state[polling_key] = False
+        st.rerun(scope="app")
+    return False
 
 
 def ready_documents() -> list[Document]:

@@ -373,42 +373,11 @@ def make_needle_example(
     )
 
 
-def needle_stream(
-    n: int,
-    split: str = "train",
-    tasks: Sequence[str] = TASKS,
-    lengths: Sequence[int] = (2048, 4096, 8192, 16384),
-    seed: int = 0,
-    data_root: Path | str | None = None,
-    haystack: Sequence[str] | None = None,
-    **kwargs,
-) -> list[NeedleExample]:
-    """`n` examples cycling over tasks, with seeded lengths (from `lengths`) and uniform depths."""
-    rng = random.Random(f"stream|{split}|{seed}")
-    out = []
-    for i in range(n):
-        task = tasks[i % len(tasks)]
-        out.append(
-            make_needle_example(
-                task,
-                rng.choice(list(lengths)),
-                round(rng.random(), 4),
-                seed * 1_000_003 + i,
-                split,
-                data_root,
-                haystack,
-                **kwargs,
-            )
-        )
-    return out
-
-
 __all__ = [
     "TASKS",
     "NeedleExample",
     "cuad_haystack",
     "chars_per_token",
     "make_needle_example",
-    "needle_stream",
     "load_tokenizer",
 ]

@@ -7,7 +7,7 @@ import io
 import streamlit as st
 
 from webui import common, export
-from webui.client import TERMINAL_JOB, ApiError, Finding
+from webui.client import ApiError, Finding
 from webui.highlight import answer_span_in_page, mark_html, render_highlight
 
 JOB = "ask_job"  # {"id", "question", "documents"}
@@ -152,16 +152,8 @@ def _job_panel() -> None:
     api = common.client()
     job = api.get_job(job_ref["id"])
     st.markdown(f"**Question:** {job_ref['question']}")
-    if job["status"] not in TERMINAL_JOB:
-        eta = f" · about {job['eta_seconds']:.0f}s left" if job.get("eta_seconds") else ""
-        st.progress(
-            float(job.get("progress") or 0.0),
-            text=f"{common.status_text(job['status'])} — {job.get('stage') or 'waiting'}{eta}",
-        )
+    if common.job_still_running(job, common.status_text(job["status"]), "waiting", "_ask_polling"):
         return
-    if st.session_state.get("_ask_polling"):
-        st.session_state["_ask_polling"] = False
-        st.rerun(scope="app")
     if job["status"] != "succeeded":
         st.error(
             f"The question could not be answered: {job.get('error') or job['status']}",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from webui import common, export
-from webui.client import TERMINAL_JOB
 from webui.views.ask import show_citation
 
 JOB = "extract_job"  # {"id", "schema", "documents"}
@@ -93,16 +92,9 @@ def _job_panel() -> None:
         return
     api = common.client()
     job = api.get_job(ref["id"])
-    if job["status"] not in TERMINAL_JOB:
-        eta = f" · about {job['eta_seconds']:.0f}s left" if job.get("eta_seconds") else ""
-        st.progress(
-            float(job.get("progress") or 0.0),
-            text=f"Extracting with the {ref['schema']} schema — {job.get('stage') or job['status']}{eta}",
-        )
+    label = f"Extracting with the {ref['schema']} schema"
+    if common.job_still_running(job, label, job["status"], "_extract_polling"):
         return
-    if st.session_state.get("_extract_polling"):
-        st.session_state["_extract_polling"] = False
-        st.rerun(scope="app")
     if job["status"] != "succeeded":
         st.error(f"The extraction failed: {job.get('error') or job['status']}", icon=":material/error:")
         if st.button("Retry", icon=":material/replay:", key="extract_retry"):
