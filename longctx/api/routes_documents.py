@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
 
 from longctx.api.auth import Caller, authenticate
 from longctx.api.metrics import UPLOAD_BYTES, UPLOADS
@@ -41,6 +42,15 @@ def doc_out(doc: Document) -> dict:
         "updated_at": _iso(doc.updated_at),
         "parsed_at": _iso(doc.parsed_at),
     }
+
+
+def _owned_document(s: Session, caller: Caller, document_id: str, *, live: bool = False) -> Document:
+    """The caller's document, or 404 (another tenant's looks exactly like a missing one).
+    `live` also treats a document being deleted as gone."""
+    doc = repo.get_document(s, caller.tenant_id, document_id)
+    if doc is None or (live and doc.status is DocumentStatus.deleting):
+        raise HTTPException(404, f"document {document_id} not found")
+    return doc
 
 
 def _enqueue(fn, *args) -> None:  # noqa: ANN001
@@ -148,18 +158,14 @@ def list_documents(
 @router.get("/{document_id}", response_model=DocumentOut, responses=NOT_FOUND)
 def get_document(request: Request, caller: Auth, document_id: str) -> dict:
     with session_scope(request.app.state.settings) as s:
-        doc = repo.get_document(s, caller.tenant_id, document_id)
-        if doc is None:
-            raise HTTPException(404, f"document {document_id} not found")
+        doc = _owned_document(s, caller, document_id)
         return doc_out(doc)
 
 
 @router.get("/{document_id}/pages/{number}", response_model=PageOut, responses=NOT_FOUND)
 def get_page(request: Request, caller: Auth, document_id: str, number: int) -> dict:
     with session_scope(request.app.state.settings) as s:
-        doc = repo.get_document(s, caller.tenant_id, document_id)
-        if doc is None:
-            raise HTTPException(404, f"document {document_id} not found")
+        doc = _owned_document(s, caller, document_id)
         page = repo.get_page(s, document_id, number)
         if page is None:
             raise HTTPException(
@@ -183,9 +189,7 @@ def get_page(request: Request, caller: Auth, document_id: str, number: int) -> d
 def get_content(request: Request, caller: Auth, document_id: str) -> FileResponse:
     settings = request.app.state.settings
     with session_scope(settings) as s:
-        doc = repo.get_document(s, caller.tenant_id, document_id)
-        if doc is None or doc.status is DocumentStatus.deleting:
-            raise HTTPException(404, f"document {document_id} not found")
+        doc = _owned_document(s, caller, document_id, live=True)
         sha, media_type, filename = doc.sha256, doc.media_type, doc.filename
     path = blob_store(settings).path_for(sha)
     if not path.is_file():
@@ -202,9 +206,7 @@ def get_content(request: Request, caller: Auth, document_id: str) -> FileRespons
 def delete_document(request: Request, caller: Auth, document_id: str) -> dict:
     settings = request.app.state.settings
     with session_scope(settings) as s:
-        doc = repo.get_document(s, caller.tenant_id, document_id)
-        if doc is None:
-            raise HTTPException(404, f"document {document_id} not found")
+        doc = _owned_document(s, caller, document_id)
         doc.status = DocumentStatus.deleting
         repo.audit(
             s,
