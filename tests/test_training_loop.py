@@ -134,3 +134,32 @@ def test_data_is_deterministic_and_crop_keeps_answer():
         assert hi - lo == 100 and lo <= 400 and hi > 420
     assert make_batch(a, max_doc_tokens=0, max_query_len=64, chunk_size=62).n_tokens > 1500
     assert len(synthetic_haystack()) == 8
+
+
+def test_frozen_local_encoder_trains_the_rest_from_cached_states(tmp_path):
+    """freeze_local: the local encoder keeps its weights, the other parts learn, every document is encoded
+    once (the needle pool repeats documents; a second run loads the states from disk)."""
+    from longctx.training.loop import build_model, make_optimizer, state_cache
+
+    overrides = ["freeze_local=true", "needle_pool=3", "steps=8", "eval_examples=0", "checkpoint_every=0"]
+    cfg = _cfg(tmp_path / "run", *overrides)
+    torch.manual_seed(cfg.seed)
+    before = build_model(cfg).state_dict()
+    opt = make_optimizer(cfg, build_model(cfg))
+    n_opt = sum(p.numel() for g in opt.param_groups for p in g["params"])
+    model = build_model(cfg)
+    assert n_opt == sum(p.numel() for n, p in model.named_parameters() if not n.startswith("local."))
+
+    train(cfg, resume=False)
+    after = model_from_checkpoint(latest_checkpoint(cfg.out_dir)).state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("local."))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("global_layers."))
+    cached = list((tmp_path / "run" / "state_cache").glob("*.safetensors"))
+    assert len(cached) == 3  # three pooled needle documents, each encoded once
+
+    cache = state_cache(cfg, model_from_checkpoint(latest_checkpoint(cfg.out_dir)))
+    ex = train_example(cfg, 0)
+    states = cache.states(ex.text)
+    assert cache.encoded_tokens == 0 and cache.hits == 1  # loaded from disk, not encoded again
+    fresh = cache._encode(ex.text)
+    torch.testing.assert_close(states.float(), fresh.float(), atol=2e-3, rtol=2e-3)

@@ -111,6 +111,8 @@ class LexicalReader:
     """BM25 sentence/clause reader; deterministic (ties broken by position), numpy only."""
 
     name = "lexical"
+    # answers below this confidence are withheld (no-answer); CUAD's AUPR evaluation sets 0 to rank all
+    answer_threshold = 0.5
 
     def __init__(self, params: LexicalParams | None = None, cache_size: int = 8):
         self.params = params or LexicalParams()
@@ -239,7 +241,7 @@ class LexicalReader:
         for qi, query in enumerate(queries):
             ranking = self.rank(idx, query)
             conf = self.confidence(ranking.rel, query) if ranking.rel > 0 else 0.0
-            picked = self.passages(idx, ranking, max(1, top_k)) if conf >= 0.5 else []
+            picked = self.passages(idx, ranking, max(1, top_k)) if conf >= self.answer_threshold else []
             if not picked:
                 results.append([Answer(text=None, score=round(conf, 6))])
             else:

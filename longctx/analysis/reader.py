@@ -123,8 +123,15 @@ def _checkpoint_path(settings) -> Path:
 
 
 def _load_neural(path: Path) -> Reader:
-    """Hook for the neural reader (a later issue); until it exists a checkpoint alone cannot answer."""
-    raise RuntimeError(f"neural reader checkpoint found at {path}, but this build has no neural reader yet")
+    """The trained reader from a checkpoint folder (model.safetensors + config.json)."""
+    if not (path / "model.safetensors").is_file() or not (path / "config.json").is_file():
+        raise RuntimeError(f"{path} is not a reader checkpoint (needs model.safetensors and config.json)")
+    try:
+        from .neural import NeuralReader
+
+        return NeuralReader.load(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise RuntimeError(f"cannot load the neural reader from {path}: {exc}") from exc
 
 
 def get_reader(settings=None) -> Reader:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from longctx.training.needles import TASKS as ALL_TASKS
+
 
 def parse_lengths(s: str) -> list[int]:
     """ "2K,8K,32768" -> [2048, 8192, 32768] (K = 1024, M = 1024**2)."""
@@ -25,7 +27,7 @@ def parse_floats(s: str) -> list[float]:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="longctx eval", description=__doc__)
-    ap.add_argument("suite", choices=("niah", "ruler", "cuad", "sec10q"))
+    ap.add_argument("suite", choices=("niah", "ruler", "cuad", "sec10q", "ablation"))
     ap.add_argument("--reader", choices=("lexical", "neural", "auto"), default=None, help="default: settings")
     ap.add_argument("--lengths", type=parse_lengths, default=None, help="e.g. 2K,8K,32K,128K")
     ap.add_argument("--depths", type=parse_floats, default=None, help="niah: e.g. 0,0.25,0.5,0.75,1")
@@ -38,23 +40,47 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=None, help="cuad: contracts; sec10q: questions")
     ap.add_argument("--data-dir", type=Path, default=None, help="shared data folder (default: settings)")
+    ap.add_argument(
+        "--rho", type=float, default=None, help="neural: kept-token ratio (default: checkpoint's)"
+    )
+    ap.add_argument(
+        "--selection",
+        choices=("learned", "random", "bm25"),
+        default="learned",
+        help="neural: which tokens reach the global layers (ablations)",
+    )
+    ap.add_argument(
+        "--checkpoint", type=Path, default=None, help="neural: checkpoint folder (default: packaged)"
+    )
     return ap
 
 
-def load_reader(mode: str | None):
+def load_reader(mode: str | None, rho: float | None = None, selection: str = "learned", checkpoint=None):
     from longctx.analysis.reader import get_reader
     from longctx.config import get_settings
 
     settings = get_settings()
+    update = {}
     if mode is not None:
-        settings = settings.model_copy(update={"reader": mode})
-    return get_reader(settings)
+        update["reader"] = mode
+    if checkpoint is not None:
+        update["model_path"] = str(checkpoint)
+    if update:
+        settings = settings.model_copy(update=update)
+    reader = get_reader(settings)
+    if rho is not None or selection != "learned":
+        from longctx.analysis.neural import NeuralReader
+
+        if not isinstance(reader, NeuralReader):
+            raise ValueError("--rho / --selection need the neural reader")
+        reader = NeuralReader(reader.model, rho=rho, selection=selection, max_span_len=reader.max_span_len)
+    return reader
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        reader = load_reader(args.reader)
+        reader = load_reader(args.reader, args.rho, args.selection, args.checkpoint)
     except (RuntimeError, ValueError) as exc:
         print(f"cannot load the reader: {exc}", file=sys.stderr)
         return 2
@@ -102,6 +128,20 @@ def main(argv: list[str] | None = None) -> int:
                 reader,
                 args.lengths or DEFAULT_LENGTHS,
                 tasks,
+                n=args.n,
+                seed=args.seed,
+                split=args.split,
+                data_root=data_root,
+                out=out,
+                log=log,
+            )
+        elif args.suite == "ablation":
+            from .ablation import run_ablation
+
+            run_ablation(
+                reader,
+                args.lengths or (32768,),
+                [t.strip() for t in args.tasks.split(",")] if args.tasks else list(ALL_TASKS),
                 n=args.n,
                 seed=args.seed,
                 split=args.split,

@@ -3,7 +3,10 @@
 Matching rule (CUAD's `evaluate.py`): a predicted answer text matches a gold clause when the Jaccard overlap
 of their word sets is >= 0.5 (words: lower-cased, `. , ; :` removed, `/` split, whitespace-separated). Every
 (contract, category) question is asked with the category's schema query; each of the reader's top-k answers
-(default k = 3) is one prediction, its `score` the confidence; "no answer" makes no prediction. All
+(default k = 3) is one prediction, its `score` the confidence. As in CUAD, the reader's own no-answer
+cut-off is switched off for the run (``answer_threshold = 0`` where a reader has one), so every question gets
+its top-k predictions and the ranking by confidence draws the whole curve; a reader without that knob makes
+no prediction when it answers "no answer". All
 predictions of the split are ranked by score; at each cutoff precision = matching predictions / predictions
 and recall = distinct gold clauses matched / gold clauses (located in the text by
 `evaluate_baseline.load_cuad`). Precision is interpolated (best precision at any higher recall), AUPR is the
@@ -76,22 +79,29 @@ def run_cuad(
     keys: list[str] = []
     gold_keys: list[str] = []
     answered = 0
-    for di, d in enumerate(docs):
-        doc = ReaderDocument.from_text(d.cid, d.text)
-        results = reader.answer(doc, queries, top_k=top_k)
-        for q, answers in zip(queries, results, strict=True):
-            gold = []
-            for s, e in d.gold.get(q.key, []):
-                gold.append((len(gold_keys), d.text[s:e]))
-                gold_keys.append(q.key)
-            preds = [a for a in answers if a.text is not None][:top_k]
-            answered += bool(preds)
-            for a in preds:
-                scores.append(float(a.score))
-                matched.append([g for g, t in gold if jaccard(a.text, t) >= CUAD_IOU_THRESHOLD])
-                keys.append(q.key)
-        if log and (di + 1) % 10 == 0:
-            log(f"cuad {di + 1}/{len(docs)} contracts ({time.perf_counter() - t0:.0f}s)")
+    saved_threshold = getattr(reader, "answer_threshold", None)
+    if saved_threshold is not None:
+        reader.answer_threshold = 0.0
+    try:
+        for di, d in enumerate(docs):
+            doc = ReaderDocument.from_text(d.cid, d.text)
+            results = reader.answer(doc, queries, top_k=top_k)
+            for q, answers in zip(queries, results, strict=True):
+                gold = []
+                for s, e in d.gold.get(q.key, []):
+                    gold.append((len(gold_keys), d.text[s:e]))
+                    gold_keys.append(q.key)
+                preds = [a for a in answers if a.text is not None][:top_k]
+                answered += bool(preds)
+                for a in preds:
+                    scores.append(float(a.score))
+                    matched.append([g for g, t in gold if jaccard(a.text, t) >= CUAD_IOU_THRESHOLD])
+                    keys.append(q.key)
+            if log and (di + 1) % 10 == 0:
+                log(f"cuad {di + 1}/{len(docs)} contracts ({time.perf_counter() - t0:.0f}s)")
+    finally:
+        if saved_threshold is not None:
+            reader.answer_threshold = saved_threshold
     overall = cuad_metrics(scores, matched, len(gold_keys))
     categories = {}
     for q in queries:

@@ -93,6 +93,21 @@ class PruningLayer(nn.Module):
         fused = self.fusion(doc, query, query_mask)
         return fused, self.scorer(fused).squeeze(-1)
 
+    @torch.no_grad()
+    def scores_blockwise(
+        self, doc: Tensor, query: Tensor, query_mask: Tensor | None = None, block: int = 32768
+    ) -> Tensor:
+        """Keep-logits (B, N) of doc (N, H) computed ``block`` tokens at a time (inference: memory stays
+        O(B * block * H) however long the document). Fusion is per token, so this equals :meth:`score`."""
+        b = query.shape[0]
+        out = []
+        for s in range(0, doc.shape[0], block):
+            part = doc[s : s + block].unsqueeze(0).expand(b, -1, -1)
+            out.append(self.score(part, query, query_mask)[1])
+        if not out:
+            return doc.new_zeros(b, 0)
+        return torch.cat(out, dim=1)
+
     def forward(
         self,
         doc: Tensor,

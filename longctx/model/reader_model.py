@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from longctx.attention import ring_attention
 from longctx.model.encoder import BertEncoder, EncoderConfig
-from longctx.model.pruning import PruningLayer, budget_loss, keep_loss
+from longctx.model.pruning import PruningLayer, budget_loss, keep_count, keep_loss
 from longctx.model.rope import RotaryEmbedding
 
 CONFIG_NAME = "config.json"
@@ -205,13 +205,19 @@ class LongContextReader(nn.Module):
         answer_start: Tensor | None = None,
         answer_end: Tensor | None = None,
         keep_labels: Tensor | None = None,
+        answer_spans: list[list[tuple[int, int]]] | None = None,
         prune: bool = True,
         rho: float | None = None,
+        select_index: Tensor | None = None,
     ) -> ReaderOutput:
         """Read a document (``doc_states`` (N, H) from :meth:`encode_document`, or ``layout``), B queries.
 
-        answer_start/answer_end (B,): gold document token indices, -1 = no answer. keep_labels (B, N): 1 on
-        answer/evidence tokens, 0 elsewhere, -1 ignored. Losses are computed when answers are given.
+        answer_start/answer_end (B,): gold document token indices, -1 = no answer. ``answer_spans``: every
+        gold span per query (inclusive token indices); when given, the span loss is the marginal likelihood
+        over all of them (multi-value / multi-query tasks), else over the one answer_start/answer_end.
+        keep_labels (B, N): 1 on answer/evidence tokens, 0 elsewhere, -1 ignored. Losses are computed when
+        answers are given. ``select_index`` (B, K) ascending: keep exactly these tokens instead of the learned
+        top-k (the random / BM25 selection ablations); the keep-scores are still computed.
         """
         if doc_states is None:
             if layout is None:
@@ -227,7 +233,17 @@ class LongContextReader(nn.Module):
         n = doc_states.shape[0]
 
         keep_logits = None
-        if prune:
+        if prune and not self.training and answer_start is None and doc_states.dim() == 2:
+            # inference: score in blocks, then fuse only the kept tokens (fusion is per token, so this
+            # equals the training path with gate 1, in O(block) memory instead of O(B * N * H))
+            keep_logits = self.pruning.scores_blockwise(doc_states, query, query_mask)
+            if select_index is not None:
+                kept_index = select_index.to(dev)
+            else:
+                kk = keep_count(n, self.cfg.rho if rho is None else rho)
+                kept_index = keep_logits.topk(kk, dim=1).indices.sort(dim=1).values
+            kept = self.pruning.fusion(doc_states[kept_index], query, query_mask)
+        elif prune:
             force = None
             if self.training and self.cfg.force_keep_answer and answer_start is not None:
                 force = torch.zeros(b, n, dtype=torch.bool, device=dev)
@@ -235,8 +251,14 @@ class LongContextReader(nn.Module):
                     pos = pos.to(dev)
                     ok = pos >= 0
                     force[ok.nonzero().squeeze(-1), pos[ok]] = True
+                for i, spans in enumerate(answer_spans or []):
+                    for s0, e0 in spans:
+                        force[i, s0] = force[i, e0] = True
             pr = self.pruning(doc_states, query, query_mask, rho=rho, force_keep=force)
             keep_logits, kept_index = pr.keep_logits, pr.kept_index
+            if select_index is not None:
+                kept_index = select_index.to(dev)
+                pr.gate = torch.ones(kept_index.shape, dtype=pr.fused.dtype, device=dev)
             kept = pr.fused.gather(1, kept_index.unsqueeze(-1).expand(-1, -1, pr.fused.shape[-1]))
             kept = kept * pr.gate.unsqueeze(-1).to(kept.dtype)
         else:
@@ -258,32 +280,44 @@ class LongContextReader(nn.Module):
         no_answer = self.no_answer_head(x[:, 0]).squeeze(-1).float()
         out = ReaderOutput(start_logits, end_logits, no_answer, kept_index, keep_logits)
         if answer_start is not None and answer_end is not None:
-            self._losses(out, answer_start.to(dev), answer_end.to(dev), keep_labels, rho)
+            if answer_spans is None:
+                answer_spans = [
+                    [(s0, e0)] if s0 >= 0 else []
+                    for s0, e0 in zip(answer_start.tolist(), answer_end.tolist(), strict=True)
+                ]
+            self._losses(out, answer_start.to(dev), answer_end.to(dev), answer_spans, keep_labels, rho)
         return out
 
-    def _losses(self, out: ReaderOutput, a_start: Tensor, a_end: Tensor, keep_labels, rho) -> None:
+    def _losses(self, out: ReaderOutput, a_start: Tensor, a_end: Tensor, spans, keep_labels, rho) -> None:
         cfg = self.cfg
-
-        def target(pos: Tensor) -> Tensor:
-            hit = out.kept_index == pos.unsqueeze(1)  # (B, K)
-            t = hit.float().argmax(1) + 1
-            t = torch.where(hit.any(1), t, torch.full_like(t, -100))  # gold pruned away: no span loss
-            return torch.where(pos < 0, torch.zeros_like(t), t)
-
+        b, k = out.start_logits.shape
         na = out.no_answer_logit.unsqueeze(1)
-        ls = F.cross_entropy(torch.cat([na, out.start_logits], 1), target(a_start), ignore_index=-100)
-        le = F.cross_entropy(torch.cat([na, out.end_logits], 1), target(a_end), ignore_index=-100)
-        span = 0.5 * (ls + le)
-        if torch.isnan(span):  # every gold answer pruned away
-            span = out.start_logits.sum() * 0.0
+        losses = []
+        for which, logits in ((0, out.start_logits), (1, out.end_logits)):
+            # gold set per row over [no-answer, kept tokens]: index 0 for a no-answer query, else the kept
+            # positions holding any gold start (end); rows whose every gold token was pruned are skipped
+            gold = torch.zeros(b, k + 1, dtype=torch.bool, device=logits.device)
+            valid = torch.ones(b, dtype=torch.bool, device=logits.device)
+            for i, row in enumerate(spans):
+                if not row:
+                    gold[i, 0] = True
+                    continue
+                pos = torch.tensor([sp[which] for sp in row], device=logits.device)
+                hit = (out.kept_index[i].unsqueeze(0) == pos.unsqueeze(1)).any(0)
+                gold[i, 1:] = hit
+                valid[i] = bool(hit.any())
+            full = torch.cat([na, logits], 1)
+            nll = torch.logsumexp(full, 1) - torch.logsumexp(full.masked_fill(~gold, float("-inf")), 1)
+            losses.append(nll[valid].mean() if valid.any() else full.sum() * 0.0)
+        span = 0.5 * (losses[0] + losses[1])
         aux = {"span_loss": span}
         loss = span
         if out.keep_logits is not None:
             if keep_labels is None:  # default labels: the answer span's tokens
                 keep_labels = torch.zeros_like(out.keep_logits)
-                for i, (s, e) in enumerate(zip(a_start.tolist(), a_end.tolist(), strict=True)):
-                    if s >= 0:
-                        keep_labels[i, s : e + 1] = 1.0
+                for i, row in enumerate(spans):
+                    for s0, e0 in row:
+                        keep_labels[i, s0 : e0 + 1] = 1.0
             kl = keep_loss(out.keep_logits, keep_labels.to(out.keep_logits.device), cfg.keep_pos_weight)
             bl = budget_loss(out.keep_logits, cfg.rho if rho is None else rho)
             aux.update(keep_loss=kl, budget_loss=bl)

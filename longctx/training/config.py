@@ -35,10 +35,17 @@ class TrainConfig:
     # data mix: each example is CUAD with probability cuad_weight, else a needle task (cycled by index)
     cuad_weight: float = 0.0
     cuad_split: str = "train"
+    cuad_contracts: int = 0  # use only this many contracts of the split (seeded pick); 0 = all
+    cuad_positive: float = 0.0  # probability a CUAD draw is a question with an answer; 0 = uniform draw
     needle_tasks: list[str] = field(default_factory=lambda: list(TASKS))
     needle_lengths: list[int] = field(default_factory=lambda: [2048, 4096, 8192])  # target tokens
     needle_depths: list[float] | None = None  # None: uniform in [0, 1]
     haystack: str = "cuad"  # "cuad" (the contracts of the split) | "synthetic" (generated filler, no data)
+    needle_pool: int = 0  # > 0: example i uses needle document i % needle_pool (reused: see freeze_local)
+    # freeze_local: the local encoder keeps its initial (pretrained) weights and document states are
+    # encoded once per text (training.state_cache); only fusion, pruning, global layers and heads train
+    freeze_local: bool = False
+    state_cache: str | None = None  # directory of cached states (default: <out_dir>/state_cache)
     data_root: str | None = None
     # pruning curriculum: the entry with the largest step <= the current step applies
     prune_schedule: list[dict] = field(default_factory=_default_schedule)
@@ -99,8 +106,10 @@ class TrainConfig:
                 raise ValueError(f"prune_schedule entry {entry}: needs 'step', allows 'mode' and 'rho'")
             if entry.get("mode", MODES[0]) not in MODES:
                 raise ValueError(f"prune_schedule mode must be one of {MODES}")
-            if not 0.0 < float(entry.get("rho", 0.5)) <= 1.0:
-                raise ValueError("prune_schedule rho must be within (0, 1]")
+            rhos = entry.get("rho", 0.5)
+            rhos = rhos if isinstance(rhos, list) else [rhos]
+            if not rhos or not all(0.0 < float(r) <= 1.0 for r in rhos):
+                raise ValueError("prune_schedule rho must be within (0, 1] (or a list of such)")
         if self.steps < 1 or self.grad_accum < 1 or self.warmup_steps < 0:
             raise ValueError("steps and grad_accum must be >= 1, warmup_steps >= 0")
         if self.lr <= 0:
@@ -115,12 +124,15 @@ class TrainConfig:
         return ReaderConfig.from_dict(self.model)
 
     def prune_at(self, step: int) -> tuple[str, float]:
-        """(mode, rho) in force at optimiser step ``step`` (0-based)."""
+        """(mode, rho) in force at optimiser step ``step`` (0-based). A list of rhos cycles by step, so
+        one run trains the reader at several compression ratios."""
         mode, rho = self.reader_config().prune_mode, self.reader_config().rho
         for entry in sorted(self.prune_schedule, key=lambda e: e["step"]):
             if entry["step"] <= step:
-                mode, rho = entry.get("mode", mode), float(entry.get("rho", rho))
-        return mode, rho
+                mode, rho = entry.get("mode", mode), entry.get("rho", rho)
+        if isinstance(rho, list):
+            rho = rho[step % len(rho)]
+        return mode, float(rho)
 
     def to_dict(self) -> dict:
         return asdict(self)

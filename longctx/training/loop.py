@@ -50,6 +50,20 @@ def _cuad_list(split: str, data_root: str | None) -> tuple[ReaderExample, ...]:
     return tuple(cuad_examples(split, data_root))
 
 
+@lru_cache(maxsize=2)
+def _cuad_pool(
+    split: str, data_root: str | None, contracts: int, seed: int
+) -> tuple[tuple[ReaderExample, ...], tuple[ReaderExample, ...]]:
+    """(all, answered) CUAD examples of the split, limited to ``contracts`` seeded contracts (0: all)."""
+    pool = _cuad_list(split, data_root)
+    if contracts:
+        ids = sorted({ex.doc_id for ex in pool})
+        random.Random(f"cuad_contracts|{seed}").shuffle(ids)
+        chosen = set(ids[:contracts])
+        pool = tuple(ex for ex in pool if ex.doc_id in chosen)
+    return pool, tuple(ex for ex in pool if not ex.no_answer)
+
+
 def _haystack(cfg: TrainConfig):
     return synthetic_haystack() if cfg.haystack == "synthetic" else None
 
@@ -74,10 +88,15 @@ def train_example(cfg: TrainConfig, index: int) -> ReaderExample:
     """The ``index``-th training example of the run (deterministic in ``cfg.seed``)."""
     rng = random.Random(f"train|{cfg.seed}|{index}")
     if cfg.cuad_weight > 0 and rng.random() < cfg.cuad_weight:
-        pool = _cuad_list(cfg.cuad_split, cfg.data_root)
+        pool, answered = _cuad_pool(cfg.cuad_split, cfg.data_root, cfg.cuad_contracts, cfg.seed)
         if not pool:
             raise RuntimeError("no CUAD examples found (check data_root)")
+        if answered and rng.random() < cfg.cuad_positive:
+            pool = answered
         return pool[rng.randrange(len(pool))]
+    if cfg.needle_pool:  # a finite pool of needle documents, reused (their states are cached)
+        index = index % cfg.needle_pool
+        rng = random.Random(f"needle_pool|{cfg.seed}|{index}")
     task = cfg.needle_tasks[index % len(cfg.needle_tasks)]
     length = rng.choice(cfg.needle_lengths)
     depth = rng.choice(cfg.needle_depths) if cfg.needle_depths else round(rng.random(), 4)
@@ -139,7 +158,29 @@ def build_model(cfg: TrainConfig) -> LongContextReader:
         log.info("local encoder initialised from %s (%d tensors)", report.path, len(report.loaded))
     else:
         log.warning("init 'random': the reader is randomly initialised (no pretrained encoder)")
+    if cfg.freeze_local:
+        for p in model.local.parameters():
+            p.requires_grad_(False)
     return model
+
+
+def state_cache(cfg: TrainConfig, model: LongContextReader):
+    """The document-state cache of a ``freeze_local`` run (None otherwise)."""
+    if not cfg.freeze_local:
+        return None
+    from .state_cache import StateCache
+
+    mc = cfg.reader_config()
+    directory = cfg.state_cache or str(Path(cfg.out_dir) / "state_cache")
+    return StateCache(model, directory, chunk_size=min(510, mc.max_positions - 2), overlap=cfg.chunk_overlap)
+
+
+def batch_states(cache, ex: ReaderExample, batch: ReaderBatch):
+    """The cached states of the batch's window (None without a cache: the model encodes the layout)."""
+    if cache is None:
+        return None
+    full = cache.states(ex.text)
+    return full[batch.crop_start : batch.crop_start + batch.n_tokens].float()
 
 
 def lr_at(cfg: TrainConfig, step: int) -> float:
@@ -154,6 +195,8 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
 def make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.AdamW:
     decay, no_decay = [], []
     for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
         (no_decay if p.dim() < 2 or "norm" in name else decay).append(p)
     groups = [
         {"params": decay, "weight_decay": cfg.weight_decay},
@@ -164,15 +207,17 @@ def make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Adam
 
 # ---- loss -------------------------------------------------------------------------------------------------
 def step_losses(
-    cfg: TrainConfig, model: LongContextReader, batch: ReaderBatch, rho: float
+    cfg: TrainConfig, model: LongContextReader, batch: ReaderBatch, rho: float, doc_states=None
 ) -> tuple[torch.Tensor, dict[str, float], object]:
     dev = model.device
     out = model(
         batch.query_ids,
         batch.query_mask,
-        layout=batch.layout,
+        layout=None if doc_states is not None else batch.layout,
+        doc_states=None if doc_states is None else doc_states.to(dev),
         answer_start=batch.answer_start,
         answer_end=batch.answer_end,
+        answer_spans=[batch.spans],
         keep_labels=batch.keep_labels.to(dev),
         rho=rho,
     )
@@ -191,7 +236,9 @@ def step_losses(
 
 
 @torch.no_grad()
-def evaluate(cfg: TrainConfig, model: LongContextReader, examples: list[ReaderExample], rho: float) -> dict:
+def evaluate(
+    cfg: TrainConfig, model: LongContextReader, examples: list[ReaderExample], rho: float, cache=None
+) -> dict:
     """Mean loss and exact match of the best span (or correct no-answer), read at ``cfg.eval_rho`` (1.0: no
     pruning, so the span loss is always defined), and the recall of answer tokens in the top ``rho`` of the
     keep-scores (what pruning at ``rho`` would keep)."""
@@ -204,7 +251,7 @@ def evaluate(cfg: TrainConfig, model: LongContextReader, examples: list[ReaderEx
         for i, ex in enumerate(examples):
             batch = to_batch(cfg, ex, f"eval{i}")
             with autocast_ctx(cfg, dev):
-                loss, _, out = step_losses(cfg, model, batch, cfg.eval_rho)
+                loss, _, out = step_losses(cfg, model, batch, cfg.eval_rho, batch_states(cache, ex, batch))
             tot["loss"] += float(loss)
             pred = model.decode_spans(out, top_n=1)[0]
             if not batch.spans:
@@ -373,6 +420,7 @@ def train(
     model = build_model(cfg).to(device)
     model.train()
     opt = make_optimizer(cfg, model)
+    cache = state_cache(cfg, model)
     start = 0
     ckpt = latest_checkpoint(out_dir) if resume else None
     if ckpt is not None:
@@ -394,7 +442,7 @@ def train(
     evals = eval_set(cfg) if cfg.eval_examples > 0 else []
     last_eval: dict = {}
     if evals and start == 0:
-        last_eval = {"step": 0, **evaluate(cfg, model, evals, cfg.prune_at(0)[1])}
+        last_eval = {"step": 0, **evaluate(cfg, model, evals, cfg.prune_at(0)[1], cache)}
         emit({"kind": "eval", **last_eval})
 
     end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
@@ -414,9 +462,11 @@ def train(
         n_tok = 0
         for micro in range(cfg.grad_accum):
             index = step * cfg.grad_accum + micro
-            batch = to_batch(cfg, train_example(cfg, index), index)
+            ex = train_example(cfg, index)
+            batch = to_batch(cfg, ex, index)
+            states = batch_states(cache, ex, batch)
             with autocast_ctx(cfg, device):
-                loss, stats, _ = step_losses(cfg, model, batch, rho)
+                loss, stats, _ = step_losses(cfg, model, batch, rho, states)
             (loss / cfg.grad_accum).backward()
             total += float(loss.detach()) / cfg.grad_accum
             n_tok += batch.n_tokens
@@ -445,7 +495,7 @@ def train(
         if cfg.log_every and (done % cfg.log_every == 0 or done == end):
             emit(rec)
         if evals and cfg.eval_every and done % cfg.eval_every == 0 and done != cfg.steps:
-            last_eval = {"step": done, **evaluate(cfg, model, evals, rho)}
+            last_eval = {"step": done, **evaluate(cfg, model, evals, rho, cache)}
             emit({"kind": "eval", **last_eval})
         if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == end:
             save_checkpoint(out_dir / f"ckpt-{done:07d}.safetensors", cfg, model, opt, done)
@@ -453,7 +503,10 @@ def train(
 
     final_step = max(end, start)
     if evals and final_step == cfg.steps and last_eval.get("step") != final_step:
-        last_eval = {"step": final_step, **evaluate(cfg, model, evals, cfg.prune_at(final_step - 1)[1])}
+        last_eval = {
+            "step": final_step,
+            **evaluate(cfg, model, evals, cfg.prune_at(final_step - 1)[1], cache),
+        }
         emit({"kind": "eval", **last_eval})
     elapsed = time.perf_counter() - t_run
     metrics = {

@@ -1,0 +1,242 @@
+"""The neural reader: the trained long-context model behind the `Reader` interface, with citations.
+
+Per document (cached by content hash, query-independent): tokenize with offsets, lay out 510-token chunks and
+run the local encoder once. Per query: the pruning layer keeps the top ``rho`` of the tokens (or, for the
+ablations, a random or a BM25-selected set of the same size), the global layers read query + kept tokens,
+and the span heads give start/end logits. Spans are mapped back to exact character offsets; each answer's
+passage is the sentence(s) holding the span, clipped to its page so the cited page shows the whole passage.
+
+Scores: ``sigmoid(span score - no-answer score)``, so 0.5 is the model's own answer/no-answer boundary.
+Answers below ``answer_threshold`` (0.5 by default) are withheld and the query gets a no-answer entry;
+evaluations that rank every prediction (CUAD's AUPR) set it to 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .reader import Answer, Query, ReaderDocument
+from .segment import segment
+
+SELECTIONS = ("learned", "random", "bm25")
+PASSAGE_CONTEXT_CHARS = 700  # look this far around a span for its sentence boundaries
+QUERY_BATCH_TOKENS = 1 << 20  # queries per batch so that batch * N stays under this
+
+
+@dataclass
+class EncodedDocument:
+    offsets: np.ndarray  # (N, 2) char offsets of each token
+    states: torch.Tensor  # (N, H) local-encoder states
+
+
+def query_text(query: Query) -> str:
+    """The query row the model was trained on: "{field}: {question}" for schema fields (CUAD style)."""
+    return f"{query.key}: {query.text}" if query.key else query.text
+
+
+class NeuralReader:
+    name = "neural"
+
+    def __init__(
+        self,
+        model,
+        *,
+        rho: float | None = None,
+        selection: str = "learned",
+        max_span_len: int | None = None,
+        answer_threshold: float = 0.5,
+        cache_size: int = 4,
+        seed: int = 0,
+    ) -> None:
+        if selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {SELECTIONS}")
+        self.model = model.eval()
+        self.rho = float(rho if rho is not None else model.cfg.rho)
+        self.selection = selection
+        self.max_span_len = max_span_len or model.cfg.max_span_len
+        self.answer_threshold = answer_threshold
+        self.seed = seed
+        self._cache: OrderedDict[str, EncodedDocument] = OrderedDict()
+        self._cache_size = cache_size
+        if selection != "learned" or self.rho != model.cfg.rho:
+            self.name = f"neural[{selection},rho={self.rho:g}]"
+
+    @classmethod
+    def load(cls, path: str | Path, **kwargs) -> NeuralReader:
+        from longctx.model.reader_model import LongContextReader
+
+        model = LongContextReader.load(path, map_location="cpu", dtype=torch.float32)
+        if torch.cuda.is_available():
+            model = model.cuda()
+        return cls(model, **kwargs)
+
+    # ---- document side --------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def encode(
+        self, document: ReaderDocument, progress: Callable[[float], None] | None = None
+    ) -> EncodedDocument:
+        """Token offsets and local-encoder states of the document (cached by content hash)."""
+        from longctx.model.tokenization import chunk_layout, load_tokenizer, tokenize_text
+
+        key = hashlib.sha256(document.text.encode("utf-8", "surrogatepass")).hexdigest()
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        tok = load_tokenizer()
+        doc = tokenize_text(document.text, tok)
+        dev = self.model.device
+        h = self.model.cfg.hidden
+        if len(doc) == 0:
+            enc = EncodedDocument(np.zeros((0, 2), dtype=np.int64), torch.zeros(0, h, device=dev))
+        else:
+            layout = chunk_layout(doc, min(510, self.model.cfg.max_positions - 2), 0, tok)
+            ids = torch.as_tensor(layout.input_ids)
+            mask = torch.as_tensor(layout.attention_mask)
+            bs = self.model.cfg.chunk_batch
+            width = ids.shape[1]
+            parts = []
+            for s in range(0, ids.shape[0], bs):
+                parts.append(self.model.local(ids[s : s + bs].to(dev), mask[s : s + bs].to(dev)))
+                if progress:
+                    progress(min(s + bs, ids.shape[0]) / ids.shape[0])
+            states = torch.cat(parts).reshape(-1, h)
+            owner = torch.as_tensor(layout.owner_chunk * width + layout.owner_pos, device=dev)
+            enc = EncodedDocument(np.asarray(doc.offsets), states[owner])
+        self._cache[key] = enc
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return enc
+
+    # ---- selection ablations --------------------------------------------------------------------------
+    def _select(
+        self, document: ReaderDocument, enc: EncodedDocument, query: Query, k: int
+    ) -> np.ndarray | None:
+        """Indices of the k tokens to keep for the random / BM25 ablations (None: the learned pruning)."""
+        n = enc.states.shape[0]
+        if self.selection == "learned" or k >= n:
+            return None
+        if self.selection == "random":
+            rng = random.Random(f"{self.seed}|{document.id}|{query.text}")
+            return np.array(sorted(rng.sample(range(n), k)), dtype=np.int64)
+        from .lexical import LexicalReader
+
+        lex = self._lexical = getattr(self, "_lexical", None) or LexicalReader.default()
+        idx = lex.index(document)
+        ranking = lex.rank(idx, query)
+        starts = enc.offsets[:, 0]
+        chosen: list[np.ndarray] = []
+        total = 0
+        order = np.lexsort((np.arange(len(idx.segments)), -ranking.score)) if len(idx.segments) else []
+        for i in order:
+            seg = idx.segments[int(i)]
+            lo, hi = np.searchsorted(starts, seg.start), np.searchsorted(starts, seg.end)
+            if hi > lo:
+                chosen.append(np.arange(lo, hi))
+                total += hi - lo
+            if total >= k:
+                break
+        picked = np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
+        if len(picked) > k:  # the last passage overflows the budget: keep the passages' best-ranked part
+            picked = np.sort(np.concatenate(chosen)[:k])
+        elif len(picked) < k:  # fewer scoring passages than budget: fill in document order
+            rest = np.setdiff1d(np.arange(n), picked)[: k - len(picked)]
+            picked = np.sort(np.concatenate([picked, rest]))
+        return picked.astype(np.int64)
+
+    # ---- answers --------------------------------------------------------------------------------------
+    def passage(self, document: ReaderDocument, start: int, end: int) -> tuple[int, int]:
+        """[start, end) of the sentence(s) holding [start, end), on the span's page."""
+        page_start, page_end = document.page_bounds(start)
+        lo = max(page_start, start - PASSAGE_CONTEXT_CHARS)
+        hi = min(page_end, end + PASSAGE_CONTEXT_CHARS)
+        if hi <= lo:
+            return start, end
+        segs = [s for s in segment(document.text, lo, hi) if s.start < end and start < s.end]
+        if not segs:
+            return start, end
+        return min(segs[0].start, start), max(segs[-1].end, end)
+
+    @torch.inference_mode()
+    def answer(
+        self,
+        document: ReaderDocument,
+        queries: Sequence[Query],
+        top_k: int = 3,
+        progress: Callable[[float], None] | None = None,
+    ) -> list[list[Answer]]:
+        from longctx.model.pruning import keep_count
+        from longctx.training.batching import encode_query
+
+        if progress:
+            progress(0.0)
+        enc = self.encode(document, (lambda f: progress(0.7 * f)) if progress else None)
+        n = enc.states.shape[0]
+        results: list[list[Answer]] = []
+        if n == 0:
+            return [[Answer(text=None, score=0.0)] for _ in queries]
+        model = self.model
+        per_batch = max(1, QUERY_BATCH_TOKENS // max(n, 1))
+        k = keep_count(n, self.rho)
+        for b0 in range(0, len(queries), per_batch):
+            batch = list(queries[b0 : b0 + per_batch])
+            rows = [encode_query(query_text(q), model.cfg.max_query_len)[0][0] for q in batch]
+            width = max(len(r) for r in rows)
+            ids = torch.zeros(len(rows), width, dtype=torch.long)
+            mask = torch.zeros(len(rows), width, dtype=torch.long)
+            for i, r in enumerate(rows):
+                ids[i, : len(r)] = r
+                mask[i, : len(r)] = 1
+            select = None
+            if self.selection != "learned" and k < n:
+                select = torch.as_tensor(np.stack([self._select(document, enc, q, k) for q in batch]))
+            out = model(ids, mask, doc_states=enc.states, rho=self.rho, select_index=select)
+            decoded = model.decode_spans(out, max_span_len=self.max_span_len, top_n=max(8, 4 * top_k))
+            results.extend(self._answers(document, enc, dec, top_k) for dec in decoded)
+            if progress:
+                progress(0.7 + 0.3 * min(b0 + per_batch, len(queries)) / len(queries))
+        return results
+
+    def _answers(self, document: ReaderDocument, enc: EncodedDocument, dec, top_k: int) -> list[Answer]:
+        text = document.text
+        answers: list[Answer] = []
+        taken: list[tuple[int, int]] = []
+        best = 0.0
+        for ts, te, score in dec.spans:
+            conf = _sigmoid(score - dec.no_answer_score)
+            best = max(best, conf)
+            if conf < self.answer_threshold or len(answers) >= max(1, top_k):
+                continue
+            cs, ce = int(enc.offsets[ts, 0]), int(enc.offsets[te, 1])
+            if ce <= cs or any(cs < e and s < ce for s, e in taken):
+                continue
+            taken.append((cs, ce))
+            ps, pe = self.passage(document, cs, ce)
+            answers.append(
+                Answer(
+                    text=text[cs:ce],
+                    score=round(conf, 6),
+                    char_start=cs,
+                    char_end=ce,
+                    page=document.page_for_offset(cs),
+                    passage=text[ps:pe],
+                    passage_start=ps,
+                )
+            )
+        return answers or [Answer(text=None, score=round(best, 6))]
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))
+
+
+__all__ = ["SELECTIONS", "NeuralReader", "query_text"]
