@@ -146,3 +146,27 @@ def test_cuad_eval_two_contracts():
     assert res["contracts"] == 2 and o["gold"] > 0
     assert 0.0 <= o["p_at_90r"] <= o["aupr"] + 1.0 and 0.0 <= o["aupr"] <= 1.0
     assert o["correct_predictions"] > 0
+
+
+def test_ablation_runs_every_variant_on_shared_document_states():
+    import torch
+
+    from longctx.analysis.neural import NeuralReader
+    from longctx.evaluation.ablation import VARIANTS, run_ablation, variant_name
+    from longctx.model.reader_model import LongContextReader, ReaderConfig
+
+    torch.manual_seed(0)
+    small = dict(hidden=32, local_layers=1, heads=4, intermediate=64, global_layers=1, global_heads=4)
+    model = LongContextReader(ReaderConfig(**small, global_intermediate=64, max_query_len=64)).eval()
+    reader = NeuralReader(model)
+    tasks = ["single", "multi_value"]
+    res = run_ablation(reader, [512], tasks, n=1, haystack=HAYSTACK, log=None)
+    assert list(res["variants"]) == [variant_name(s, r) for s, r in VARIANTS]
+    for v in res["variants"].values():
+        assert set(v["per_task"]) == set(tasks) and 0.0 <= v["mean"] <= 1.0
+    assert len(reader._cache) == len(tasks)  # each haystack encoded once for all six variants
+    assert "random rho=0.1" in res["table"] and "bm25 rho=0.1" in res["table"]
+    with pytest.raises(ValueError, match="neural"):
+        from longctx.analysis.lexical import LexicalReader
+
+        run_ablation(LexicalReader.default(), [512], tasks, n=1, haystack=HAYSTACK, log=None)

@@ -163,3 +163,40 @@ def test_frozen_local_encoder_trains_the_rest_from_cached_states(tmp_path):
     assert cache.encoded_tokens == 0 and cache.hits == 1  # loaded from disk, not encoded again
     fresh = cache._encode(ex.text)
     torch.testing.assert_close(states.float(), fresh.float(), atol=2e-3, rtol=2e-3)
+
+
+def test_spliced_needles_label_the_inserted_values(tmp_path):
+    """Spliced needle examples: the answer spans hold the needle values, the evidence spans the needle
+    sentences, and the states away from the needles are the haystack's cached states."""
+    from longctx.model.tokenization import load_tokenizer
+    from longctx.training.loop import build_model, state_cache
+    from longctx.training.needles import TASKS
+    from longctx.training.spliced import NeedleRequest, NeedleSplicer
+
+    cfg = _cfg(tmp_path / "run", "freeze_local=true", "needle_mode=spliced")
+    model = build_model(cfg)
+    cache = state_cache(cfg, model)
+    hay = synthetic_haystack()
+    splicer = NeedleSplicer(model, cache, hay, context=16)
+    tok = load_tokenizer()
+    for i, task in enumerate(TASKS):
+        ex = splicer.make(NeedleRequest(task, 600, 0.5, i))
+        assert ex.states.shape == (len(ex.ids), model.cfg.hidden) and len(ex.ids) > 600
+        assert ex.spans and ex.evidence
+        words = ex.query.replace("?", "").split()
+        for a, b in ex.spans:
+            text = tok.decode(ex.ids[a : b + 1].tolist()).replace(" ", "")
+            if task == "variable_tracking":
+                assert text.isalpha() and len(text) == 5
+            else:
+                assert text.isdigit() and len(text) == 7
+                assert any(e0 <= a and b <= e1 for e0, e1 in ex.evidence)
+        if task in ("single", "multi_key"):
+            assert len(ex.spans) == 1 and words[-1] in tok.decode(
+                ex.ids[ex.evidence[0][0] : ex.evidence[0][1] + 1].tolist()
+            ).replace(" ", "")
+    # the haystack's first tokens are untouched (the needle sits mid-document): cached states there
+    ex = splicer.make(NeedleRequest("single", 600, 0.9, 0))
+    assert cache.encoded_tokens > 0
+    with pytest.raises(ValueError, match="needle_mode 'spliced' needs freeze_local"):
+        _cfg(tmp_path / "x", "needle_mode=spliced")

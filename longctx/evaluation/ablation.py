@@ -41,6 +41,7 @@ def run_ablation(
     split: str = "validation",
     data_root: Path | str | None = None,
     variants: Sequence[tuple[str, float]] = VARIANTS,
+    haystack: Sequence[str] | None = None,
     out: Path | str | None = None,
     log: Callable[[str], None] | None = print,
 ) -> dict:
@@ -55,7 +56,7 @@ def run_ablation(
     for selection, rho in variants:
         v = NeuralReader(reader.model, rho=rho, selection=selection, max_span_len=reader.max_span_len)
         v._cache, v._cache_size = shared, reader._cache_size
-        r = run_ruler(v, lengths, tasks, n=n, seed=seed, split=split, data_root=data_root, log=None)
+        r = run_ruler(v, lengths, tasks, n, seed, split, data_root, haystack, log=None)
         results[variant_name(selection, rho)] = {
             "selection": selection,
             "rho": rho,

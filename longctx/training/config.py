@@ -32,6 +32,7 @@ class TrainConfig:
     seed: int = 0
     model: dict = field(default_factory=dict)  # ReaderConfig fields (missing ones take their defaults)
     init: str = "minilm"  # "minilm" (needs the [train] extra) | "random"
+    init_checkpoint: str | None = None  # warm start: model weights of a training checkpoint (not its optimizer)
     # data mix: each example is CUAD with probability cuad_weight, else a needle task (cycled by index)
     cuad_weight: float = 0.0
     cuad_split: str = "train"
@@ -41,6 +42,10 @@ class TrainConfig:
     needle_lengths: list[int] = field(default_factory=lambda: [2048, 4096, 8192])  # target tokens
     needle_depths: list[float] | None = None  # None: uniform in [0, 1]
     haystack: str = "cuad"  # "cuad" (the contracts of the split) | "synthetic" (generated filler, no data)
+    # needle_mode "spliced" (needs freeze_local): needles spliced into cached CUAD haystack states in token
+    # space (training.spliced), every example new; "text": generated documents encoded whole
+    needle_mode: str = "text"
+    splice_context: int = 48  # haystack tokens encoded with each needle on either side (spliced mode)
     needle_pool: int = 0  # > 0: example i uses needle document i % needle_pool (reused: see freeze_local)
     # freeze_local: the local encoder keeps its initial (pretrained) weights and document states are
     # encoded once per text (training.state_cache); only fusion, pruning, global layers and heads train
@@ -85,6 +90,10 @@ class TrainConfig:
         ReaderConfig.from_dict(self.model)  # raises on unknown model keys
         if self.init not in ("minilm", "random"):
             raise ValueError(f"init must be 'minilm' or 'random', not {self.init!r}")
+        if self.needle_mode not in ("text", "spliced"):
+            raise ValueError(f"needle_mode must be 'text' or 'spliced', not {self.needle_mode!r}")
+        if self.needle_mode == "spliced" and not self.freeze_local:
+            raise ValueError("needle_mode 'spliced' needs freeze_local (it splices cached encoder states)")
         if self.haystack not in ("cuad", "synthetic"):
             raise ValueError(f"haystack must be 'cuad' or 'synthetic', not {self.haystack!r}")
         if not 0.0 <= self.cuad_weight <= 1.0:

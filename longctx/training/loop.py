@@ -37,6 +37,7 @@ from .batching import ReaderBatch, make_batch, synthetic_haystack
 from .config import TrainConfig
 from .examples import ReaderExample, cuad_examples
 from .needles import make_needle_example
+from .spliced import NeedleRequest, NeedleSplicer, spliced_batch
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def needle_example(
     )
 
 
-def train_example(cfg: TrainConfig, index: int) -> ReaderExample:
+def train_example(cfg: TrainConfig, index: int) -> ReaderExample | NeedleRequest:
     """The ``index``-th training example of the run (deterministic in ``cfg.seed``)."""
     rng = random.Random(f"train|{cfg.seed}|{index}")
     if cfg.cuad_weight > 0 and rng.random() < cfg.cuad_weight:
@@ -100,6 +101,8 @@ def train_example(cfg: TrainConfig, index: int) -> ReaderExample:
     task = cfg.needle_tasks[index % len(cfg.needle_tasks)]
     length = rng.choice(cfg.needle_lengths)
     depth = rng.choice(cfg.needle_depths) if cfg.needle_depths else round(rng.random(), 4)
+    if cfg.needle_mode == "spliced":
+        return NeedleRequest(task, length, depth, cfg.seed * 1_000_003 + index)
     return needle_example(cfg, task, length, depth, cfg.seed * 1_000_003 + index, "train")
 
 
@@ -158,6 +161,10 @@ def build_model(cfg: TrainConfig) -> LongContextReader:
         log.info("local encoder initialised from %s (%d tensors)", report.path, len(report.loaded))
     else:
         log.warning("init 'random': the reader is randomly initialised (no pretrained encoder)")
+    if cfg.init_checkpoint:
+        tensors, _ = read_checkpoint(cfg.init_checkpoint)
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
+        log.info("weights warm-started from %s", cfg.init_checkpoint)
     if cfg.freeze_local:
         for p in model.local.parameters():
             p.requires_grad_(False)
@@ -173,6 +180,27 @@ def state_cache(cfg: TrainConfig, model: LongContextReader):
     mc = cfg.reader_config()
     directory = cfg.state_cache or str(Path(cfg.out_dir) / "state_cache")
     return StateCache(model, directory, chunk_size=min(510, mc.max_positions - 2), overlap=cfg.chunk_overlap)
+
+
+def splicer_for(cfg: TrainConfig, model: LongContextReader, cache) -> NeedleSplicer | None:
+    """The needle splicer of a ``needle_mode: spliced`` run; its haystack is the run's CUAD contracts."""
+    if cfg.needle_mode != "spliced":
+        return None
+    if cfg.haystack == "synthetic":
+        texts = synthetic_haystack()
+    else:
+        pool, _ = _cuad_pool(cfg.cuad_split, cfg.data_root, cfg.cuad_contracts, cfg.seed)
+        texts = tuple(dict.fromkeys(ex.text for ex in pool))
+    return NeedleSplicer(model, cache, texts, cfg.splice_context)
+
+
+def make_step_input(cfg: TrainConfig, ex, index, cache, splicer):
+    """(batch, document states or None) of one training example."""
+    if isinstance(ex, NeedleRequest):
+        sp = splicer.make(ex)
+        return spliced_batch(sp, cfg.reader_config().max_query_len), sp.states
+    batch = to_batch(cfg, ex, index)
+    return batch, batch_states(cache, ex, batch)
 
 
 def batch_states(cache, ex: ReaderExample, batch: ReaderBatch):
@@ -421,6 +449,7 @@ def train(
     model.train()
     opt = make_optimizer(cfg, model)
     cache = state_cache(cfg, model)
+    splicer = splicer_for(cfg, model, cache)
     start = 0
     ckpt = latest_checkpoint(out_dir) if resume else None
     if ckpt is not None:
@@ -462,9 +491,7 @@ def train(
         n_tok = 0
         for micro in range(cfg.grad_accum):
             index = step * cfg.grad_accum + micro
-            ex = train_example(cfg, index)
-            batch = to_batch(cfg, ex, index)
-            states = batch_states(cache, ex, batch)
+            batch, states = make_step_input(cfg, train_example(cfg, index), index, cache, splicer)
             with autocast_ctx(cfg, device):
                 loss, stats, _ = step_losses(cfg, model, batch, rho, states)
             (loss / cfg.grad_accum).backward()
