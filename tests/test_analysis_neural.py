@@ -123,7 +123,8 @@ def test_query_text_carries_the_schema_field():
 def test_get_reader_loads_a_checkpoint_folder(tiny_checkpoint, tmp_path):
     reader = get_reader(SimpleNamespace(reader="neural", model_path=tiny_checkpoint))
     assert isinstance(reader, NeuralReader) and reader.model.cfg.hidden == TINY["hidden"]
-    assert isinstance(get_reader(SimpleNamespace(reader="lexical", model_path=tiny_checkpoint)), LexicalReader)
+    lexical = get_reader(SimpleNamespace(reader="lexical", model_path=tiny_checkpoint))
+    assert isinstance(lexical, LexicalReader)
     with pytest.raises(RuntimeError, match="not a reader checkpoint"):
         get_reader(SimpleNamespace(reader="neural", model_path=str(tmp_path)))
     # auto falls back to the lexical baseline when the folder holds no usable checkpoint

@@ -32,7 +32,7 @@ class TrainConfig:
     seed: int = 0
     model: dict = field(default_factory=dict)  # ReaderConfig fields (missing ones take their defaults)
     init: str = "minilm"  # "minilm" (needs the [train] extra) | "random"
-    init_checkpoint: str | None = None  # warm start: model weights of a training checkpoint (not its optimizer)
+    init_checkpoint: str | None = None  # warm start from a training checkpoint's model weights
     # data mix: each example is CUAD with probability cuad_weight, else a needle task (cycled by index)
     cuad_weight: float = 0.0
     cuad_split: str = "train"
