@@ -196,3 +196,26 @@ def test_packaged_reader_finds_key_terms_on_their_pages():
     assert law[0].text is not None and "New York" in law[0].passage
     assert law[0].page == doc.page_for_offset(doc.text.index("laws of the State of New York"))
     assert term[0].text is not None and "three (3) years" in term[0].passage
+
+
+def test_clause_head_answers_schema_fields_with_whole_segments(tiny_model, tmp_path):
+    from longctx.analysis.segment import segment
+    from longctx.model.clause_head import ClauseHead
+
+    torch.manual_seed(3)
+    head = ClauseHead(TINY["hidden"], 16)
+    head.save(tmp_path)
+    loaded = ClauseHead.load(tmp_path)
+    assert loaded is not None and ClauseHead.load(tmp_path / "missing") is None
+    reader = NeuralReader(tiny_model, clause_head=loaded, answer_threshold=0.0)
+    doc = make_contract(pages=3)
+    field, free = reader.answer(
+        doc, [Query("Which law governs?", key="Governing Law"), Query("Which law?")], 2
+    )
+    bounds = {(s.start, s.end) for s in segment(doc.text)}
+    assert len(field) == 2 and all((a.char_start, a.char_end) in bounds for a in field)
+    assert field[0].score >= field[1].score and all(0.0 <= a.score <= 1.0 for a in field)
+    assert all(a.text == doc.text[a.char_start : a.char_end] for a in field + free)
+    assert reader.is_clause_query(Query("x", key="Governing Law"))
+    assert not reader.is_clause_query(Query("x", key="not a contract field"))
+    assert not reader.is_clause_query(Query("x"))

@@ -6,7 +6,11 @@ ablations, a random or a BM25-selected set of the same size), the global layers 
 and the span heads give start/end logits. Spans are mapped back to exact character offsets; each answer's
 passage is the sentence(s) holding the span, clipped to its page so the cited page shows the whole passage.
 
-Scores: ``sigmoid(span score - no-answer score)``, so 0.5 is the model's own answer/no-answer boundary.
+Contract key terms (queries whose ``key`` is a field of the contract schema) are answered by whole clauses:
+when the checkpoint has a clause head (``longctx.model.clause_head``), the document's segments are ranked by
+it and the best ones are the answers, scored by its probability. Other questions take the span path.
+
+Span scores: ``sigmoid(span score - no-answer score)``, so 0.5 is the model's own answer/no-answer boundary.
 Answers below ``answer_threshold`` (0.5 by default) are withheld and the query gets a no-answer entry;
 evaluations that rank every prediction (CUAD's AUPR) set it to 0.
 """
@@ -36,6 +40,9 @@ QUERY_BATCH_TOKENS = 1 << 20  # queries per batch so that batch * N stays under 
 class EncodedDocument:
     offsets: np.ndarray  # (N, 2) char offsets of each token
     states: torch.Tensor  # (N, H) local-encoder states
+    segments: list | None = None  # clause path: the lexical index's segments, token ranges, embeddings
+    ranges: np.ndarray | None = None
+    seg_emb: torch.Tensor | None = None
 
 
 def query_text(query: Query) -> str:
@@ -56,6 +63,7 @@ class NeuralReader:
         answer_threshold: float = 0.5,
         cache_size: int = 4,
         seed: int = 0,
+        clause_head=None,
     ) -> None:
         if selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}")
@@ -67,16 +75,20 @@ class NeuralReader:
         self.seed = seed
         self._cache: OrderedDict[str, EncodedDocument] = OrderedDict()
         self._cache_size = cache_size
+        self.clause_head = clause_head
+        self._clause_keys: set[str] | None = None
         if selection != "learned" or self.rho != model.cfg.rho:
             self.name = f"neural[{selection},rho={self.rho:g}]"
 
     @classmethod
     def load(cls, path: str | Path, **kwargs) -> NeuralReader:
+        from longctx.model.clause_head import ClauseHead
         from longctx.model.reader_model import LongContextReader
 
         model = LongContextReader.load(path, map_location="cpu", dtype=torch.float32)
         if torch.cuda.is_available():
             model = model.cuda()
+        kwargs.setdefault("clause_head", ClauseHead.load(path))
         return cls(model, **kwargs)
 
     # ---- document side --------------------------------------------------------------------------------
@@ -174,16 +186,109 @@ class NeuralReader:
         top_k: int = 3,
         progress: Callable[[float], None] | None = None,
     ) -> list[list[Answer]]:
-        from longctx.model.pruning import keep_count
-        from longctx.training.batching import encode_query
-
         if progress:
             progress(0.0)
         enc = self.encode(document, (lambda f: progress(0.7 * f)) if progress else None)
         n = enc.states.shape[0]
-        results: list[list[Answer]] = []
         if n == 0:
             return [[Answer(text=None, score=0.0)] for _ in queries]
+        by_clause = [self.is_clause_query(q) for q in queries]
+        out: dict[int, list[Answer]] = {}
+        clause_idx = [i for i, c in enumerate(by_clause) if c]
+        if clause_idx:
+            for i, ans in zip(
+                clause_idx,
+                self._clause_answers(document, enc, [queries[i] for i in clause_idx], top_k),
+                strict=True,
+            ):
+                out[i] = ans
+        span_idx = [i for i, c in enumerate(by_clause) if not c]
+        for i, ans in zip(
+            span_idx,
+            self._span_answers(document, enc, [queries[i] for i in span_idx], top_k, progress),
+            strict=True,
+        ):
+            out[i] = ans
+        if progress:
+            progress(1.0)
+        return [out[i] for i in range(len(queries))]
+
+    def is_clause_query(self, query: Query) -> bool:
+        if self.clause_head is None or not query.key:
+            return False
+        if self._clause_keys is None:
+            from .schemas import load_schema
+
+            self._clause_keys = {q.key for q in load_schema("contract")}
+        return query.key in self._clause_keys
+
+    @torch.inference_mode()
+    def _clause_answers(self, document: ReaderDocument, enc: EncodedDocument, queries, top_k: int):
+        from longctx.model.clause_head import (
+            features,
+            query_embedding,
+            segment_embeddings,
+            segment_token_ranges,
+        )
+        from longctx.training.batching import encode_query
+
+        from .lexical import LexicalReader
+
+        lex = self._lexical = getattr(self, "_lexical", None) or LexicalReader.default()
+        idx = lex.index(document)
+        if enc.segments is None:
+            enc.segments = idx.segments
+            enc.ranges = segment_token_ranges(enc.offsets, idx.segments)
+            enc.seg_emb = segment_embeddings(enc.states.float().cpu(), enc.ranges)
+        segs = enc.segments
+        results = []
+        for q in queries:
+            if not segs:
+                results.append([Answer(text=None, score=0.0)])
+                continue
+            ids, mask = encode_query(query_text(q), self.model.cfg.max_query_len)
+            q_emb = query_embedding(self.model.encode_query(ids, mask)[0].cpu(), mask[0])
+            ranking = lex.rank(idx, q)
+            f = features(
+                enc.seg_emb,
+                q_emb,
+                enc.ranges,
+                segs,
+                len(document.text),
+                ranking.own,
+                ranking.score,
+                ranking.ceiling,
+            )
+            probs = torch.sigmoid(self.clause_head(f)).numpy()
+            order = np.lexsort((np.arange(len(segs)), -probs))
+            answers = []
+            best = float(probs[order[0]])
+            for i in order[: max(1, top_k)]:
+                conf = float(probs[i])
+                if conf < self.answer_threshold:
+                    break
+                seg = segs[int(i)]
+                ps, pe = self.passage(document, seg.start, seg.end)
+                answers.append(
+                    Answer(
+                        text=document.text[seg.start : seg.end],
+                        score=round(conf, 6),
+                        char_start=seg.start,
+                        char_end=seg.end,
+                        page=document.page_for_offset(seg.start),
+                        passage=document.text[ps:pe],
+                        passage_start=ps,
+                    )
+                )
+            results.append(answers or [Answer(text=None, score=round(best, 6))])
+        return results
+
+    def _span_answers(self, document, enc, queries, top_k, progress) -> list[list[Answer]]:
+        from longctx.model.pruning import keep_count
+        from longctx.training.batching import encode_query
+
+        n = enc.states.shape[0]
+        results: list[list[Answer]] = []
         model = self.model
         per_batch = max(1, QUERY_BATCH_TOKENS // max(n, 1))
         k = keep_count(n, self.rho)
