@@ -198,6 +198,42 @@ def test_packaged_reader_finds_key_terms_on_their_pages():
     assert term[0].text is not None and "three (3) years" in term[0].passage
 
 
+@packaged
+def test_packaged_reader_finds_a_single_fact_on_its_page():
+    """The span path (free questions): one fact in a 6-page contract, found with its page."""
+    reader = get_reader(SimpleNamespace(reader="neural", model_path=None))
+    base = make_contract(seed=6, pages=6)
+    page_texts = [base.text[s:e] for _, s, e in base.pages]
+    page_texts[3] += " The special magic number for quiet-lantern is 4417093."
+    doc = ReaderDocument.from_pages("needle", [(i + 1, t) for i, t in enumerate(page_texts)])
+    [best, *_] = reader.answer(doc, [Query("What is the special magic number for quiet-lantern?")])[0]
+    assert best.text is not None and "4417093" in best.text and best.page == 4
+    assert best.score >= 0.5
+
+
+@packaged
+@pytest.mark.xfail(
+    reason="known weakness of the packaged checkpoint: keys among distractors (docs/model-card.md)"
+)
+def test_packaged_reader_finds_a_fact_by_its_key_among_distractors():
+    """The span path (free questions): the value of the asked key, not of the distractor keys, on its page."""
+    reader = get_reader(SimpleNamespace(reader="neural", model_path=None))
+    base = make_contract(seed=5, pages=6)
+    facts = {"amber-otter": "6035608", "misty-harbor": "1846273", "rustic-pebble": "9051327"}
+    pages = [p for p in base.text.split("\n")]
+    text = base.text
+    inserts = [(2, "amber-otter"), (4, "misty-harbor"), (5, "rustic-pebble")]
+    page_texts = [text[s:e] for _, s, e in base.pages]
+    for page, key in inserts:
+        page_texts[page - 1] += f" The special magic number for {key} is {facts[key]}."
+    doc = ReaderDocument.from_pages("needles", [(i + 1, t) for i, t in enumerate(page_texts)])
+    del pages
+    for page, key in inserts:
+        [best, *_] = reader.answer(doc, [Query(f"What is the special magic number for {key}?")])[0]
+        assert best.text is not None and facts[key] in best.passage, (key, best)
+        assert best.page == page
+
+
 def test_clause_head_answers_schema_fields_with_whole_segments(tiny_model, tmp_path):
     from longctx.analysis.segment import segment
     from longctx.model.clause_head import ClauseHead

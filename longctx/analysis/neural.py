@@ -8,7 +8,9 @@ passage is the sentence(s) holding the span, clipped to its page so the cited pa
 
 Contract key terms (queries whose ``key`` is a field of the contract schema) are answered by whole clauses:
 when the checkpoint has a clause head (``longctx.model.clause_head``), the document's segments are ranked by
-it and the best ones are the answers, scored by its probability. Other questions take the span path.
+it and the best ones are the answers, scored by its probability; without one (the packaged checkpoint: its
+head scored below BM25 on CUAD validation, see docs/model-card.md) they go to the lexical reader's clause
+ranking. Other questions take the span path.
 
 Span scores: ``sigmoid(span score - no-answer score)``, so 0.5 is the model's own answer/no-answer boundary.
 Answers below ``answer_threshold`` (0.5 by default) are withheld and the query gets a no-answer entry;
@@ -214,7 +216,7 @@ class NeuralReader:
         return [out[i] for i in range(len(queries))]
 
     def is_clause_query(self, query: Query) -> bool:
-        if self.clause_head is None or not query.key:
+        if not query.key:
             return False
         if self._clause_keys is None:
             from .schemas import load_schema
@@ -235,6 +237,13 @@ class NeuralReader:
         from .lexical import LexicalReader
 
         lex = self._lexical = getattr(self, "_lexical", None) or LexicalReader.default()
+        if self.clause_head is None:
+            saved = lex.answer_threshold
+            lex.answer_threshold = self.answer_threshold
+            try:
+                return lex.answer(document, queries, top_k)
+            finally:
+                lex.answer_threshold = saved
         idx = lex.index(document)
         if enc.segments is None:
             enc.segments = idx.segments
