@@ -54,7 +54,12 @@ class Settings(Limits):
     )
     model_path: Path | None = Field(None, description="Reader checkpoint dir; default: the packaged one.")
     reader: Literal["auto", "neural", "lexical"] = Field(
-        "auto", description="Which reader answers: neural checkpoint when present, else lexical baseline."
+        "lexical",
+        description=(
+            "Which reader answers: lexical (BM25 baseline, the default until the trained reader beats it on "
+            "real questions, see docs/model-card.md), neural (the packaged or `model_path` checkpoint), or "
+            "auto (neural when a checkpoint is present, else lexical)."
+        ),
     )
     attention_backend: Literal["auto", "math", "sdpa", "flash_attn"] = "auto"
     chunk_size: int = Field(512, description="Tokens per local-encoder chunk.")
