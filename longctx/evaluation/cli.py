@@ -95,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         print("shared data not found (set LONGCTX_SHARED_DATA_DIR or --data-dir)", file=sys.stderr)
         return 2
 
+    tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else list(ALL_TASKS)
+    unknown = [t for t in tasks if t not in ALL_TASKS]
+    if unknown:
+        print(f"unknown tasks {unknown}; valid: {', '.join(ALL_TASKS)}", file=sys.stderr)
+        return 2
+
     def log(msg: str) -> None:
         print(msg, flush=True)
 
@@ -115,15 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                 log=log,
             )
         elif args.suite == "ruler":
-            from longctx.training.needles import TASKS
-
             from .ruler import DEFAULT_LENGTHS, run_ruler
 
-            tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else list(TASKS)
-            unknown = [t for t in tasks if t not in TASKS]
-            if unknown:
-                print(f"unknown tasks {unknown}; valid: {', '.join(TASKS)}", file=sys.stderr)
-                return 2
             run_ruler(
                 reader,
                 args.lengths or DEFAULT_LENGTHS,
@@ -141,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             run_ablation(
                 reader,
                 args.lengths or (32768,),
-                [t.strip() for t in args.tasks.split(",")] if args.tasks else list(ALL_TASKS),
+                tasks,
                 n=args.n,
                 seed=args.seed,
                 split=args.split,

@@ -33,7 +33,7 @@ from .examples import ReaderExample, to_token_labels
 class ReaderBatch:
     query_ids: Tensor  # (1, Q) long
     query_mask: Tensor  # (1, Q) long
-    layout: ChunkLayout
+    layout: ChunkLayout | None  # None when the document states come precomputed
     answer_start: Tensor  # (1,) long, -1 = no answer
     answer_end: Tensor  # (1,) long
     keep_labels: Tensor  # (1, N) float, 1 on answer tokens
@@ -103,11 +103,26 @@ def make_batch(
     if n == 0:
         raise ValueError(f"{example.doc_id}: empty document")
     layout = chunk_layout(doc, chunk_size, chunk_overlap, tok)
+    return labelled_batch(example.query, max_query_len, n, spans, spans, layout, s, example.source)
+
+
+def labelled_batch(
+    query: str,
+    max_query_len: int,
+    n: int,
+    spans: list[tuple[int, int]],
+    keep_spans: list[tuple[int, int]],
+    layout: ChunkLayout | None,
+    crop_start: int,
+    source: str,
+) -> ReaderBatch:
+    """A batch of one query over ``n`` document tokens: start/end targets from the first answer span, keep
+    labels 1 on every token of ``keep_spans`` (answers and evidence); spans are inclusive token indices."""
     keep = torch.zeros(1, n, dtype=torch.float32)
-    for a, b in spans:
+    for a, b in keep_spans:
         keep[0, a : b + 1] = 1.0
     first = spans[0] if spans else (-1, -1)
-    q_ids, q_mask = encode_query(example.query, max_query_len)
+    q_ids, q_mask = encode_query(query, max_query_len)
     return ReaderBatch(
         query_ids=q_ids,
         query_mask=q_mask,
@@ -115,10 +130,10 @@ def make_batch(
         answer_start=torch.tensor([first[0]], dtype=torch.long),
         answer_end=torch.tensor([first[1]], dtype=torch.long),
         keep_labels=keep,
-        spans=spans,
+        spans=list(spans),
         n_tokens=n,
-        crop_start=s,
-        source=example.source,
+        crop_start=crop_start,
+        source=source,
     )
 
 

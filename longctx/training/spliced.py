@@ -201,26 +201,10 @@ class NeedleSplicer:
 
 def spliced_batch(ex: SplicedNeedle, max_query_len: int):
     """The training batch of a spliced example (its states are passed separately)."""
-    from .batching import ReaderBatch, encode_query
+    from .batching import labelled_batch
 
-    n = ex.n_tokens
-    keep = torch.zeros(1, n, dtype=torch.float32)
-    for a, b in [*ex.evidence, *ex.spans]:
-        keep[0, a : b + 1] = 1.0
-    first = ex.spans[0] if ex.spans else (-1, -1)
-    q_ids, q_mask = encode_query(ex.query, max_query_len)
-    return ReaderBatch(
-        query_ids=q_ids,
-        query_mask=q_mask,
-        layout=None,
-        answer_start=torch.tensor([first[0]], dtype=torch.long),
-        answer_end=torch.tensor([first[1]], dtype=torch.long),
-        keep_labels=keep,
-        spans=list(ex.spans),
-        n_tokens=n,
-        crop_start=0,
-        source=f"needle:{ex.task}",
-    )
+    keep = [*ex.evidence, *ex.spans]
+    return labelled_batch(ex.query, max_query_len, ex.n_tokens, ex.spans, keep, None, 0, f"needle:{ex.task}")
 
 
 __all__ = ["NeedleRequest", "NeedleSplicer", "SplicedNeedle", "spliced_batch"]
