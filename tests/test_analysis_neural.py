@@ -259,3 +259,16 @@ def test_clause_head_answers_schema_fields_with_whole_segments(tiny_model, tmp_p
     assert reader.is_clause_query(Query("x", key="Governing Law"))
     assert not reader.is_clause_query(Query("x", key="not a contract field"))
     assert not reader.is_clause_query(Query("x"))
+
+
+def test_eval_cli_builds_the_ablation_readers(tiny_checkpoint):
+    from longctx.evaluation.cli import load_reader, main
+
+    reader = load_reader("neural", 0.5, "random", tiny_checkpoint)
+    assert isinstance(reader, NeuralReader) and reader.rho == 0.5 and reader.selection == "random"
+    assert reader.name == "neural[random,rho=0.5]"
+    assert load_reader("neural", None, "learned", tiny_checkpoint).rho == pytest.approx(TINY["rho"])
+    with pytest.raises(ValueError, match="neural reader"):
+        load_reader("lexical", 0.5)
+    assert main(["ruler", "--reader", "lexical", "--rho", "0.5"]) == 2  # a lexical reader has no rho
+    assert main(["ablation", "--reader", "lexical", "--tasks", "single,bogus"]) == 2
