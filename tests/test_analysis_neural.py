@@ -272,3 +272,16 @@ def test_eval_cli_builds_the_ablation_readers(tiny_checkpoint):
         load_reader("lexical", 0.5)
     assert main(["ruler", "--reader", "lexical", "--rho", "0.5"]) == 2  # a lexical reader has no rho
     assert main(["ablation", "--reader", "lexical", "--tasks", "single,bogus"]) == 2
+
+
+def test_contract_fields_without_clause_head_skip_the_encoder(tiny_model):
+    """Without a clause head, contract fields are the BM25 clause ranking: no encoder pass is spent."""
+    doc = make_contract(pages=3)
+    reader = NeuralReader(tiny_model, answer_threshold=0.0)
+    [law] = reader.answer(doc, [Query("Which law governs?", key="Governing Law")])
+    assert not reader._cache and law[0].text is not None
+    expect = LexicalReader.default()
+    expect.answer_threshold = 0.0
+    assert law == expect.answer(doc, [Query("Which law governs?", key="Governing Law")])[0]
+    reader.answer(doc, [Query("Which law governs?")])
+    assert len(reader._cache) == 1

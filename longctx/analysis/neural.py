@@ -78,6 +78,7 @@ class NeuralReader:
         self._cache: OrderedDict[str, EncodedDocument] = OrderedDict()
         self._cache_size = cache_size
         self.clause_head = clause_head
+        self._lexical = None
         self._clause_keys: set[str] | None = None
         if selection != "learned" or self.rho != model.cfg.rho:
             self.name = f"neural[{selection},rho={self.rho:g}]"
@@ -108,24 +109,9 @@ class NeuralReader:
             return hit
         tok = load_tokenizer()
         doc = tokenize_text(document.text, tok)
-        dev = self.model.device
-        h = self.model.cfg.hidden
-        if len(doc) == 0:
-            enc = EncodedDocument(np.zeros((0, 2), dtype=np.int64), torch.zeros(0, h, device=dev))
-        else:
-            layout = chunk_layout(doc, min(510, self.model.cfg.max_positions - 2), 0, tok)
-            ids = torch.as_tensor(layout.input_ids)
-            mask = torch.as_tensor(layout.attention_mask)
-            bs = self.model.cfg.chunk_batch
-            width = ids.shape[1]
-            parts = []
-            for s in range(0, ids.shape[0], bs):
-                parts.append(self.model.local(ids[s : s + bs].to(dev), mask[s : s + bs].to(dev)))
-                if progress:
-                    progress(min(s + bs, ids.shape[0]) / ids.shape[0])
-            states = torch.cat(parts).reshape(-1, h)
-            owner = torch.as_tensor(layout.owner_chunk * width + layout.owner_pos, device=dev)
-            enc = EncodedDocument(np.asarray(doc.offsets), states[owner])
+        layout = chunk_layout(doc, min(510, self.model.cfg.max_positions - 2), 0, tok)
+        states = self.model.encode_document(layout, progress=progress)
+        enc = EncodedDocument(np.asarray(doc.offsets).reshape(-1, 2), states)
         self._cache[key] = enc
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -142,9 +128,7 @@ class NeuralReader:
         if self.selection == "random":
             rng = random.Random(f"{self.seed}|{document.id}|{query.text}")
             return np.array(sorted(rng.sample(range(n), k)), dtype=np.int64)
-        from .lexical import LexicalReader
-
-        lex = self._lexical = getattr(self, "_lexical", None) or LexicalReader.default()
+        lex = self.lexical
         idx = lex.index(document)
         ranking = lex.rank(idx, query)
         starts = enc.offsets[:, 0]
@@ -190,30 +174,38 @@ class NeuralReader:
     ) -> list[list[Answer]]:
         if progress:
             progress(0.0)
-        enc = self.encode(document, (lambda f: progress(0.7 * f)) if progress else None)
-        n = enc.states.shape[0]
-        if n == 0:
-            return [[Answer(text=None, score=0.0)] for _ in queries]
-        by_clause = [self.is_clause_query(q) for q in queries]
+        by_lexical = [self.is_clause_query(q) and self.clause_head is None for q in queries]
         out: dict[int, list[Answer]] = {}
-        clause_idx = [i for i, c in enumerate(by_clause) if c]
-        if clause_idx:
-            for i, ans in zip(
-                clause_idx,
-                self._clause_answers(document, enc, [queries[i] for i in clause_idx], top_k),
-                strict=True,
-            ):
-                out[i] = ans
-        span_idx = [i for i, c in enumerate(by_clause) if not c]
-        for i, ans in zip(
-            span_idx,
-            self._span_answers(document, enc, [queries[i] for i in span_idx], top_k, progress),
-            strict=True,
-        ):
-            out[i] = ans
+        lexical_idx = [i for i, c in enumerate(by_lexical) if c]
+        if lexical_idx:  # contract fields without a clause head: the BM25 clause ranking, no encoder pass
+            lex = self.lexical
+            lex.answer_threshold = self.answer_threshold
+            found = lex.answer(document, [queries[i] for i in lexical_idx], top_k)
+            out.update(zip(lexical_idx, found, strict=True))
+        rest = [i for i, c in enumerate(by_lexical) if not c]
+        if rest:
+            enc = self.encode(document, (lambda f: progress(0.7 * f)) if progress else None)
+            if enc.states.shape[0] == 0:
+                out.update((i, [Answer(text=None, score=0.0)]) for i in rest)
+            else:
+                clause_idx = [i for i in rest if self.is_clause_query(queries[i])]
+                found = self._clause_answers(document, enc, [queries[i] for i in clause_idx], top_k)
+                out.update(zip(clause_idx, found, strict=True))
+                span_idx = [i for i in rest if not self.is_clause_query(queries[i])]
+                found = self._span_answers(document, enc, [queries[i] for i in span_idx], top_k, progress)
+                out.update(zip(span_idx, found, strict=True))
         if progress:
             progress(1.0)
         return [out[i] for i in range(len(queries))]
+
+    @property
+    def lexical(self):
+        """The reader's own lexical reader (BM25 index cache; the BM25 ablation and contract fields)."""
+        if self._lexical is None:
+            from .lexical import LexicalReader
+
+            self._lexical = LexicalReader.default()
+        return self._lexical
 
     def is_clause_query(self, query: Query) -> bool:
         if not query.key:
@@ -234,16 +226,9 @@ class NeuralReader:
         )
         from longctx.training.batching import encode_query
 
-        from .lexical import LexicalReader
-
-        lex = self._lexical = getattr(self, "_lexical", None) or LexicalReader.default()
-        if self.clause_head is None:
-            saved = lex.answer_threshold
-            lex.answer_threshold = self.answer_threshold
-            try:
-                return lex.answer(document, queries, top_k)
-            finally:
-                lex.answer_threshold = saved
+        if not queries:
+            return []
+        lex = self.lexical
         idx = lex.index(document)
         if enc.segments is None:
             enc.segments = idx.segments

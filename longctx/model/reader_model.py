@@ -169,8 +169,9 @@ class LongContextReader(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def encode_document(self, layout, batch_size: int | None = None) -> Tensor:
-        """ChunkLayout (or any object with input_ids, attention_mask, owner_chunk, owner_pos) -> (N, H)."""
+    def encode_document(self, layout, batch_size: int | None = None, progress=None) -> Tensor:
+        """ChunkLayout (or any object with input_ids, attention_mask, owner_chunk, owner_pos) -> (N, H).
+        ``progress(fraction)`` is called after each batch of chunks."""
         dev = self.device
         ids = torch.as_tensor(np.asarray(layout.input_ids), dtype=torch.long)
         mask = torch.as_tensor(np.asarray(layout.attention_mask), dtype=torch.long)
@@ -181,6 +182,8 @@ class LongContextReader(nn.Module):
         out = []
         for s in range(0, ids.shape[0], bs):
             out.append(self.local(ids[s : s + bs].to(dev), mask[s : s + bs].to(dev)))
+            if progress is not None:
+                progress(min(s + bs, ids.shape[0]) / ids.shape[0])
         if not out:
             return torch.zeros(0, self.cfg.hidden, device=dev)
         states = torch.cat(out)
