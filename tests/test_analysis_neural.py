@@ -243,19 +243,38 @@ def test_clause_head_answers_schema_fields_with_whole_segments(tiny_model, tmp_p
     from longctx.model.clause_head import ClauseHead
 
     torch.manual_seed(3)
-    head = ClauseHead(TINY["hidden"], 16)
-    head.save(tmp_path)
+    head = ClauseHead(["Governing Law"], 3 * TINY["hidden"] + 4)
+    with torch.no_grad():
+        head.shared.normal_()
+        head.lexical.copy_(torch.tensor([[0.0, 3.0, 1.0]]))
+    head.save(tmp_path, {"note": "test"})
     loaded = ClauseHead.load(tmp_path)
     assert loaded is not None and ClauseHead.load(tmp_path / "missing") is None
+    assert loaded.has("Governing Law") and not loaded.has("Parties") and not loaded.has(None)
     reader = NeuralReader(tiny_model, clause_head=loaded, answer_threshold=0.0)
     doc = make_contract(pages=3)
-    field, free = reader.answer(
-        doc, [Query("Which law governs?", key="Governing Law"), Query("Which law?")], 2
+    field, free, unprobed = reader.answer(
+        doc,
+        [Query("Which law governs?", key="Governing Law"), Query("Which law?"), Query("Who?", key="Parties")],
+        2,
     )
     bounds = {(s.start, s.end) for s in segment(doc.text)}
     assert len(field) == 2 and all((a.char_start, a.char_end) in bounds for a in field)
     assert field[0].score >= field[1].score and all(0.0 <= a.score <= 1.0 for a in field)
     assert all(a.text == doc.text[a.char_start : a.char_end] for a in field + free)
+    enc = reader.encode(doc)
+    features = reader.clause_features(enc)
+    assert features.shape == (len(enc.segments), 3 * TINY["hidden"] + 4)
+    # the probe's own ranking, recomputed by hand
+    from longctx.model.clause_head import field_features
+
+    r = reader.lexical.rank(reader.lexical.index(doc), Query("Which law governs?", key="Governing Law"))
+    probs = loaded.probabilities("Governing Law", features, field_features(r.own, r.score, r.ceiling))
+    assert field[0].score == pytest.approx(float(probs.max()), abs=1e-5)
+    # a contract field without a probe is the lexical reader's clause ranking
+    expect = LexicalReader.default()
+    expect.answer_threshold = 0.0
+    assert unprobed == expect.answer(doc, [Query("Who?", key="Parties")], 2)[0]
     assert reader.is_clause_query(Query("x", key="Governing Law"))
     assert not reader.is_clause_query(Query("x", key="not a contract field"))
     assert not reader.is_clause_query(Query("x"))

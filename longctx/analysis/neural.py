@@ -10,11 +10,15 @@ Contract key terms (queries whose ``key`` is a field of the contract schema) are
 when the checkpoint has a clause head (``longctx.model.clause_head``), the document's segments are ranked by
 it and the best ones are the answers, scored by its probability; without one (the packaged checkpoint: its
 head scored below BM25 on CUAD validation, see docs/model-card.md) they go to the lexical reader's clause
-ranking. Other questions take the span path.
+ranking. Other questions take the span path: the lexically and semantically closest sentences are pinned into
+the kept set (so the span head always sees them), the span head proposes the best span in each sentence, and
+the answer ranker (``longctx.model.answer_ranker``, when the checkpoint has one) re-scores those candidates
+with the sentence's BM25 and embedding similarity to the question.
 
-Span scores: ``sigmoid(span score - no-answer score)``, so 0.5 is the model's own answer/no-answer boundary.
-Answers below ``answer_threshold`` (0.5 by default) are withheld and the query gets a no-answer entry;
-evaluations that rank every prediction (CUAD's AUPR) set it to 0.
+Span scores: the answer ranker's probability, or without a ranker ``sigmoid(span score - no-answer score)``;
+either way 0.5 is the model's own answer/no-answer boundary. Answers below ``answer_threshold`` (0.5 by
+default) are withheld and the query gets a no-answer entry; evaluations that rank every prediction (CUAD's
+AUPR) set it to 0.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from .segment import segment
 SELECTIONS = ("learned", "random", "bm25")
 PASSAGE_CONTEXT_CHARS = 700  # look this far around a span for its sentence boundaries
 QUERY_BATCH_TOKENS = 1 << 20  # queries per batch so that batch * N stays under this
+PIN_PASSAGES = 2  # sentences pinned into the kept set per signal (BM25, embedding cosine)
+CANDIDATES = 32  # candidate sentences the answer ranker scores per question
 
 
 @dataclass
@@ -45,6 +51,8 @@ class EncodedDocument:
     segments: list | None = None  # clause path: the lexical index's segments, token ranges, embeddings
     ranges: np.ndarray | None = None
     seg_emb: torch.Tensor | None = None
+    token_segment: np.ndarray | None = None  # (N,) segment of every token (the one it starts in or after)
+    clause_features: np.ndarray | None = None  # (S, D) the clause head's query-independent segment features
 
 
 def query_text(query: Query) -> str:
@@ -66,6 +74,7 @@ class NeuralReader:
         cache_size: int = 4,
         seed: int = 0,
         clause_head=None,
+        answer_ranker=None,
     ) -> None:
         if selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}")
@@ -78,6 +87,7 @@ class NeuralReader:
         self._cache: OrderedDict[str, EncodedDocument] = OrderedDict()
         self._cache_size = cache_size
         self.clause_head = clause_head
+        self.answer_ranker = answer_ranker
         self._lexical = None
         self._clause_keys: set[str] | None = None
         if selection != "learned" or self.rho != model.cfg.rho:
@@ -85,6 +95,7 @@ class NeuralReader:
 
     @classmethod
     def load(cls, path: str | Path, **kwargs) -> NeuralReader:
+        from longctx.model.answer_ranker import AnswerRanker
         from longctx.model.clause_head import ClauseHead
         from longctx.model.reader_model import LongContextReader
 
@@ -92,6 +103,7 @@ class NeuralReader:
         if torch.cuda.is_available():
             model = model.cuda()
         kwargs.setdefault("clause_head", ClauseHead.load(path))
+        kwargs.setdefault("answer_ranker", AnswerRanker.load(path))
         return cls(model, **kwargs)
 
     # ---- document side --------------------------------------------------------------------------------
@@ -174,7 +186,7 @@ class NeuralReader:
     ) -> list[list[Answer]]:
         if progress:
             progress(0.0)
-        by_lexical = [self.is_clause_query(q) and self.clause_head is None for q in queries]
+        by_lexical = [self.is_clause_query(q) and not self._has_probe(q) for q in queries]
         out: dict[int, list[Answer]] = {}
         lexical_idx = [i for i, c in enumerate(by_lexical) if c]
         if lexical_idx:  # contract fields without a clause head: the BM25 clause ranking, no encoder pass
@@ -207,6 +219,9 @@ class NeuralReader:
             self._lexical = LexicalReader.default()
         return self._lexical
 
+    def _has_probe(self, query: Query) -> bool:
+        return self.clause_head is not None and self.clause_head.has(query.key)
+
     def is_clause_query(self, query: Query) -> bool:
         if not query.key:
             return False
@@ -216,44 +231,30 @@ class NeuralReader:
             self._clause_keys = {q.key for q in load_schema("contract")}
         return query.key in self._clause_keys
 
-    @torch.inference_mode()
+    def clause_features(self, enc: EncodedDocument) -> np.ndarray:
+        """The clause head's query-independent segment features (after ``_segments``), cached on ``enc``."""
+        from longctx.model.clause_head import shared_features
+
+        if enc.clause_features is None:
+            enc.clause_features = shared_features(enc.seg_emb, enc.ranges, enc.segments)
+        return enc.clause_features
+
     def _clause_answers(self, document: ReaderDocument, enc: EncodedDocument, queries, top_k: int):
-        from longctx.model.clause_head import (
-            features,
-            query_embedding,
-            segment_embeddings,
-            segment_token_ranges,
-        )
-        from longctx.training.batching import encode_query
+        from longctx.model.clause_head import field_features
 
         if not queries:
             return []
         lex = self.lexical
-        idx = lex.index(document)
-        if enc.segments is None:
-            enc.segments = idx.segments
-            enc.ranges = segment_token_ranges(enc.offsets, idx.segments)
-            enc.seg_emb = segment_embeddings(enc.states.float().cpu(), enc.ranges)
+        idx = self._segments(document, enc)
         segs = enc.segments
+        shared = self.clause_features(enc) if segs else None
         results = []
         for q in queries:
             if not segs:
                 results.append([Answer(text=None, score=0.0)])
                 continue
-            ids, mask = encode_query(query_text(q), self.model.cfg.max_query_len)
-            q_emb = query_embedding(self.model.encode_query(ids, mask)[0].cpu(), mask[0])
-            ranking = lex.rank(idx, q)
-            f = features(
-                enc.seg_emb,
-                q_emb,
-                enc.ranges,
-                segs,
-                len(document.text),
-                ranking.own,
-                ranking.score,
-                ranking.ceiling,
-            )
-            probs = torch.sigmoid(self.clause_head(f)).numpy()
+            r = lex.rank(idx, q)
+            probs = self.clause_head.probabilities(q.key, shared, field_features(r.own, r.score, r.ceiling))
             order = np.lexsort((np.arange(len(segs)), -probs))
             answers = []
             best = float(probs[order[0]])
@@ -277,9 +278,117 @@ class NeuralReader:
             results.append(answers or [Answer(text=None, score=round(best, 6))])
         return results
 
-    def _span_answers(self, document, enc, queries, top_k, progress) -> list[list[Answer]]:
-        from longctx.model.pruning import keep_count
+    def _segments(self, document: ReaderDocument, enc: EncodedDocument):
+        """The lexical index of the document, with its segments' token ranges and embeddings on ``enc``."""
+        from longctx.model.clause_head import segment_embeddings, segment_token_ranges
+
+        idx = self.lexical.index(document)
+        if enc.segments is None:
+            enc.segments = idx.segments
+            enc.ranges = segment_token_ranges(enc.offsets, idx.segments)
+            enc.seg_emb = segment_embeddings(enc.states.float().cpu(), enc.ranges)
+            seg_starts = np.array([sg.start for sg in idx.segments], dtype=np.int64)
+            tok_seg = np.searchsorted(seg_starts, enc.offsets[:, 0], side="right") - 1
+            enc.token_segment = np.clip(tok_seg, 0, max(len(seg_starts) - 1, 0))
+        return idx
+
+    def _query_rows(self, batch: Sequence[Query]) -> tuple[torch.Tensor, torch.Tensor]:
         from longctx.training.batching import encode_query
+
+        rows = [encode_query(query_text(q), self.model.cfg.max_query_len)[0][0] for q in batch]
+        width = max(len(r) for r in rows)
+        ids = torch.zeros(len(rows), width, dtype=torch.long)
+        mask = torch.zeros(len(rows), width, dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = r
+            mask[i, : len(r)] = 1
+        return ids, mask
+
+    def _pins(self, enc: EncodedDocument, lexical_scores, cosines, k: int) -> torch.Tensor:
+        """(B, N) tokens of each query's best BM25 and best embedding-cosine sentences, at most k / 2."""
+        n = enc.states.shape[0]
+        pins = torch.zeros(len(cosines), n, dtype=torch.bool)
+        for b, (lex_score, cos) in enumerate(zip(lexical_scores, cosines, strict=True)):
+            best = [int(i) for i in np.argsort(-lex_score, kind="stable")[:PIN_PASSAGES] if lex_score[i] > 0]
+            best += [int(i) for i in np.argsort(-cos, kind="stable")[:PIN_PASSAGES]]
+            budget = k // 2
+            for i in dict.fromkeys(best):
+                lo, hi = (int(x) for x in enc.ranges[i])
+                hi = min(hi, lo + budget)
+                if hi > lo:
+                    pins[b, lo:hi] = True
+                    budget -= hi - lo
+                if budget <= 0:
+                    break
+        return pins
+
+    @torch.inference_mode()
+    def span_candidates(
+        self, document: ReaderDocument, enc: EncodedDocument, queries: Sequence[Query], progress=None
+    ):
+        """Per query: (candidates, their answer-ranker features) -- one best span per sentence, best first."""
+        from longctx.model.answer_ranker import best_span_per_segment, candidate_features
+        from longctx.model.clause_head import query_embedding
+        from longctx.model.pruning import keep_count
+
+        idx = self._segments(document, enc)
+        n = enc.states.shape[0]
+        k = keep_count(n, self.rho)
+        per_batch = max(1, QUERY_BATCH_TOKENS // max(n, 1))
+        out_rows = []
+        for b0 in range(0, len(queries), per_batch):
+            batch = list(queries[b0 : b0 + per_batch])
+            ids, mask = self._query_rows(batch)
+            q_states = self.model.encode_query(ids, mask).float().cpu()
+            cosines = [
+                (enc.seg_emb @ query_embedding(q_states[i], mask[i])).numpy() for i in range(len(batch))
+            ]
+            rankings = [self.lexical.rank(idx, q) for q in batch]
+            select = pins = None
+            if self.selection != "learned" and k < n:
+                select = torch.as_tensor(np.stack([self._select(document, enc, q, k) for q in batch]))
+            elif k < n:
+                pins = self._pins(enc, [r.score for r in rankings], cosines, k)
+            out = self.model(
+                ids, mask, doc_states=enc.states, rho=self.rho, select_index=select, pin_mask=pins
+            )
+            for i in range(len(batch)):
+                na = 2.0 * float(out.no_answer_logit[i])
+                cands = best_span_per_segment(
+                    out.start_logits[i].cpu(),
+                    out.end_logits[i].cpu(),
+                    out.kept_index[i].cpu(),
+                    enc.token_segment,
+                    self.max_span_len,
+                    CANDIDATES,
+                )
+                r = rankings[i]
+                feats = candidate_features(
+                    cands, na, r.own, r.score, r.ceiling, cosines[i], self.max_span_len
+                )
+                out_rows.append((cands, feats, na))
+            if progress:
+                progress(min(b0 + per_batch, len(queries)) / len(queries))
+        return out_rows
+
+    def _span_answers(self, document, enc, queries, top_k, progress) -> list[list[Answer]]:
+        step = (lambda f: progress(0.7 + 0.3 * f)) if progress else None
+        if self.answer_ranker is None:
+            return self._decoded_answers(document, enc, queries, top_k, step)
+        results = []
+        for cands, feats, _na in self.span_candidates(document, enc, queries, step):
+            if not cands:
+                results.append([Answer(text=None, score=0.0)])
+                continue
+            probs = self.answer_ranker.probabilities(feats)
+            ranked = [(c.token_start, c.token_end, float(p)) for c, p in zip(cands, probs, strict=True)]
+            ranked.sort(key=lambda t: -t[2])
+            results.append(self._answers(document, enc, ranked, top_k))
+        return results
+
+    def _decoded_answers(self, document, enc, queries, top_k, progress) -> list[list[Answer]]:
+        """Without an answer ranker: the span head's best spans, scored sigmoid(span - no answer)."""
+        from longctx.model.pruning import keep_count
 
         n = enc.states.shape[0]
         results: list[list[Answer]] = []
@@ -288,30 +397,27 @@ class NeuralReader:
         k = keep_count(n, self.rho)
         for b0 in range(0, len(queries), per_batch):
             batch = list(queries[b0 : b0 + per_batch])
-            rows = [encode_query(query_text(q), model.cfg.max_query_len)[0][0] for q in batch]
-            width = max(len(r) for r in rows)
-            ids = torch.zeros(len(rows), width, dtype=torch.long)
-            mask = torch.zeros(len(rows), width, dtype=torch.long)
-            for i, r in enumerate(rows):
-                ids[i, : len(r)] = r
-                mask[i, : len(r)] = 1
+            ids, mask = self._query_rows(batch)
             select = None
             if self.selection != "learned" and k < n:
                 select = torch.as_tensor(np.stack([self._select(document, enc, q, k) for q in batch]))
             out = model(ids, mask, doc_states=enc.states, rho=self.rho, select_index=select)
             decoded = model.decode_spans(out, max_span_len=self.max_span_len, top_n=max(8, 4 * top_k))
-            results.extend(self._answers(document, enc, dec, top_k) for dec in decoded)
+            for dec in decoded:
+                spans = [(ts, te, _sigmoid(sc - dec.no_answer_score)) for ts, te, sc in dec.spans]
+                results.append(self._answers(document, enc, spans, top_k))
             if progress:
-                progress(0.7 + 0.3 * min(b0 + per_batch, len(queries)) / len(queries))
+                progress(min(b0 + per_batch, len(queries)) / len(queries))
         return results
 
-    def _answers(self, document: ReaderDocument, enc: EncodedDocument, dec, top_k: int) -> list[Answer]:
+    def _answers(self, document: ReaderDocument, enc: EncodedDocument, spans, top_k: int):
+        """Answers from (token_start, token_end, confidence) best first: the top_k non-overlapping spans at or
+        above ``answer_threshold``, or one no-answer entry holding the best confidence."""
         text = document.text
         answers: list[Answer] = []
         taken: list[tuple[int, int]] = []
         best = 0.0
-        for ts, te, score in dec.spans:
-            conf = _sigmoid(score - dec.no_answer_score)
+        for ts, te, conf in spans:
             best = max(best, conf)
             if conf < self.answer_threshold or len(answers) >= max(1, top_k):
                 continue

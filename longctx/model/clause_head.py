@@ -1,12 +1,14 @@
-"""The clause head: ranks a document's sentences/clauses for a schema field (contract key terms).
+"""The clause head: one linear probe per contract field over a document's segments (contract key terms).
 
 Contract fields are answered by whole clauses, judged by word overlap with the annotated clause (CUAD's rule),
-so the reader ranks segments (``longctx.analysis.segment``) rather than token spans for them. Each segment is
-the mean of its tokens' local-encoder states (the MiniLM encoder's own sentence-embedding pooling), computed
-once per document; the query is the mean of its tokens' states. A small MLP scores [s * q, s, cos(s, q),
-BM25 features, length, position, heading] and is trained on CUAD's training contracts
-(``longctx.training.clause_head``). Its output is a probability that the segment is (most of) a clause
-answering the field, comparable across documents, which is what a ranked extraction needs.
+so the reader ranks segments (``longctx.analysis.segment``) rather than token spans for them. A segment is
+described by the mean of its tokens' local-encoder states (the MiniLM encoder's own sentence-embedding
+pooling), the same for the segments before and after it (its section context), its length, position and
+heading flag -- all query-independent, computed once per document -- plus the lexical reader's BM25 scores
+for the field. Each field of the contract schema has its own logistic probe over those features, trained on
+CUAD's training contracts (``longctx.training.clause_head``); its output is a probability that the segment
+is (most of) a clause for that field, comparable across documents, which is what a ranked extraction needs.
+Fields without a probe are left to the lexical reader.
 """
 
 from __future__ import annotations
@@ -21,37 +23,8 @@ from torch import Tensor, nn
 
 HEAD_WEIGHTS = "clause_head.safetensors"
 HEAD_CONFIG = "clause_head.json"
-N_SCALAR = 6
-
-
-class ClauseHead(nn.Module):
-    def __init__(self, hidden: int = 384, width: int = 256) -> None:
-        super().__init__()
-        self.hidden, self.width = hidden, width
-        self.mlp = nn.Sequential(nn.Linear(2 * hidden + N_SCALAR, width), nn.GELU(), nn.Linear(width, 1))
-
-    def forward(self, features: Tensor) -> Tensor:
-        return self.mlp(features).squeeze(-1)
-
-    def save(self, directory: str | Path) -> None:
-        from safetensors.torch import save_file
-
-        d = Path(directory)
-        sd = {k: v.detach().cpu().half().contiguous() for k, v in self.state_dict().items()}
-        save_file(sd, str(d / HEAD_WEIGHTS))
-        (d / HEAD_CONFIG).write_text(json.dumps({"hidden": self.hidden, "width": self.width}, indent=2))
-
-    @classmethod
-    def load(cls, directory: str | Path) -> ClauseHead | None:
-        from safetensors.torch import load_file
-
-        d = Path(directory)
-        if not (d / HEAD_WEIGHTS).is_file():
-            return None
-        cfg = json.loads((d / HEAD_CONFIG).read_text())
-        head = cls(int(cfg["hidden"]), int(cfg["width"]))
-        head.load_state_dict({k: v.float() for k, v in load_file(str(d / HEAD_WEIGHTS)).items()})
-        return head.eval()
+N_SHARED_SCALAR = 4  # length, position, near-start, heading
+N_FIELD_SCALAR = 3  # BM25 own, BM25 passage, BM25 gap to the best segment
 
 
 def segment_token_ranges(offsets: np.ndarray, segments) -> np.ndarray:
@@ -81,44 +54,95 @@ def query_embedding(query_states: Tensor, mask: Tensor) -> Tensor:
     return torch.nn.functional.normalize(mean.float(), dim=-1)
 
 
-def features(
-    seg_emb: Tensor,
-    q_emb: Tensor,
-    ranges: np.ndarray,
-    segments,
-    text_len: int,
-    bm25_own: np.ndarray,
-    bm25_passage: np.ndarray,
-    bm25_ceiling: float,
-) -> Tensor:
-    """(S, 2H + 6) features of every segment for one query."""
-    s = seg_emb.float()
-    q = q_emb.float().unsqueeze(0)
-    cos = (s * q).sum(-1, keepdim=True)
-    c = bm25_ceiling if bm25_ceiling > 0 else 1.0
-    n_tok = torch.as_tensor(ranges[:, 1] - ranges[:, 0], dtype=torch.float32)
-    start = torch.tensor([seg.start / max(text_len, 1) for seg in segments], dtype=torch.float32)
-    heading = torch.tensor([float(seg.heading) for seg in segments], dtype=torch.float32)
-    scalars = torch.stack(
-        [
-            cos.squeeze(-1),
-            torch.as_tensor(bm25_own / c, dtype=torch.float32),
-            torch.as_tensor(bm25_passage / c, dtype=torch.float32),
-            torch.log1p(n_tok) / math.log(512.0),
-            start,
-            heading,
-        ],
-        dim=1,
+def shared_features(seg_emb: Tensor, ranges: np.ndarray, segments) -> np.ndarray:
+    """(S, 3H + 4) query-independent features: own, previous and next embedding, length, position, heading."""
+    s = seg_emb.float().numpy()
+    z = np.zeros((1, s.shape[1]), dtype=np.float32)
+    prev = np.concatenate([z, s[:-1]]) if len(s) else s
+    nxt = np.concatenate([s[1:], z]) if len(s) else s
+    n_tok = (ranges[:, 1] - ranges[:, 0]).astype(np.float32) if len(ranges) else np.zeros(0, np.float32)
+    start = np.array([seg.start for seg in segments], dtype=np.float32)
+    span = max(float(segments[-1].end), 1.0) if segments else 1.0
+    scalars = (
+        np.stack(
+            [
+                np.log1p(n_tok) / math.log(512.0),
+                start / span,
+                np.exp(-start / 3000.0),
+                np.array([float(seg.heading) for seg in segments], dtype=np.float32),
+            ],
+            axis=1,
+        )
+        if segments
+        else np.zeros((0, N_SHARED_SCALAR), np.float32)
     )
-    return torch.cat([s * q, s, scalars], dim=1)
+    return np.concatenate([s, prev, nxt, scalars], axis=1).astype(np.float32)
+
+
+def field_features(bm25_own: np.ndarray, bm25_passage: np.ndarray, bm25_ceiling: float) -> np.ndarray:
+    """(S, 3) the field's BM25 scores on the document's own scale, and the gap to its best segment."""
+    c = bm25_ceiling if bm25_ceiling > 0 else 1.0
+    p = bm25_passage / c
+    return np.stack([bm25_own / c, p, p - (p.max() if len(p) else 0.0)], axis=1).astype(np.float32)
+
+
+class ClauseHead(nn.Module):
+    """Per-field logistic probes: logit = shared @ w_field + bm25 @ v_field + b_field."""
+
+    def __init__(self, keys: list[str], dim: int) -> None:
+        super().__init__()
+        self.keys = list(keys)
+        self.dim = dim
+        self.index = {k: i for i, k in enumerate(self.keys)}
+        self.shared = nn.Parameter(torch.zeros(len(keys), dim))
+        self.lexical = nn.Parameter(torch.zeros(len(keys), N_FIELD_SCALAR))
+        self.bias = nn.Parameter(torch.zeros(len(keys)))
+
+    def has(self, key: str | None) -> bool:
+        return key in self.index
+
+    def forward(self, shared: Tensor, lexical: Tensor) -> Tensor:
+        """All fields at once: shared (S, D), lexical (S, F, 3) -> logits (S, F)."""
+        return shared @ self.shared.T + (lexical * self.lexical).sum(-1) + self.bias
+
+    @torch.inference_mode()
+    def probabilities(self, key: str, shared: np.ndarray, lexical: np.ndarray) -> np.ndarray:
+        """(S,) probability that each segment is a clause for ``key``."""
+        i = self.index[key]
+        logit = shared @ self.shared[i].numpy() + lexical @ self.lexical[i].numpy() + float(self.bias[i])
+        return 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))
+
+    def save(self, directory: str | Path, info: dict | None = None) -> None:
+        from safetensors.torch import save_file
+
+        d = Path(directory)
+        sd = {k: v.detach().cpu().half().contiguous() for k, v in self.state_dict().items()}
+        save_file(sd, str(d / HEAD_WEIGHTS))
+        body = {"keys": self.keys, "dim": self.dim, "info": info or {}}
+        (d / HEAD_CONFIG).write_text(json.dumps(body, indent=2))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ClauseHead | None:
+        from safetensors.torch import load_file
+
+        d = Path(directory)
+        if not (d / HEAD_WEIGHTS).is_file():
+            return None
+        cfg = json.loads((d / HEAD_CONFIG).read_text())
+        if "keys" not in cfg:
+            raise RuntimeError(f"{d / HEAD_CONFIG}: an older clause head format; retrain it")
+        head = cls(list(cfg["keys"]), int(cfg["dim"]))
+        head.load_state_dict({k: v.float() for k, v in load_file(str(d / HEAD_WEIGHTS)).items()})
+        return head.eval()
 
 
 __all__ = [
     "HEAD_CONFIG",
     "HEAD_WEIGHTS",
     "ClauseHead",
-    "features",
+    "field_features",
     "query_embedding",
     "segment_embeddings",
     "segment_token_ranges",
+    "shared_features",
 ]

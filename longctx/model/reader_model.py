@@ -212,6 +212,7 @@ class LongContextReader(nn.Module):
         prune: bool = True,
         rho: float | None = None,
         select_index: Tensor | None = None,
+        pin_mask: Tensor | None = None,
     ) -> ReaderOutput:
         """Read a document (``doc_states`` (N, H) from :meth:`encode_document`, or ``layout``), B queries.
 
@@ -220,7 +221,9 @@ class LongContextReader(nn.Module):
         over all of them (multi-value / multi-query tasks), else over the one answer_start/answer_end.
         keep_labels (B, N): 1 on answer/evidence tokens, 0 elsewhere, -1 ignored. Losses are computed when
         answers are given. ``select_index`` (B, K) ascending: keep exactly these tokens instead of the learned
-        top-k (the random / BM25 selection ablations); the keep-scores are still computed.
+        top-k (the random / BM25 selection ablations); the keep-scores are still computed. ``pin_mask`` (B, N)
+        bool, inference only: these tokens are kept first and the rest of the budget goes to the best
+        keep-scores (the reader pins the lexically best passages so that the span head always sees them).
         """
         if doc_states is None:
             if layout is None:
@@ -244,7 +247,10 @@ class LongContextReader(nn.Module):
                 kept_index = select_index.to(dev)
             else:
                 kk = keep_count(n, self.cfg.rho if rho is None else rho)
-                kept_index = keep_logits.topk(kk, dim=1).indices.sort(dim=1).values
+                ranked = keep_logits
+                if pin_mask is not None:
+                    ranked = keep_logits.masked_fill(pin_mask.to(dev).bool(), float("inf"))
+                kept_index = ranked.topk(kk, dim=1).indices.sort(dim=1).values
             kept = self.pruning.fusion(doc_states[kept_index], query, query_mask)
         elif prune:
             force = None

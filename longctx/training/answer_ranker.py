@@ -1,0 +1,196 @@
+"""Fit the answer ranker (``longctx.model.answer_ranker``) on generated needle tasks and CUAD questions.
+
+Rows: for every question, the neural reader's candidate answers (one best span per sentence, from
+``NeuralReader.span_candidates``) with their features; a candidate is positive when its span overlaps a gold
+answer. Questions come from
+
+- the RULER-family needle tasks (``longctx.training.needles``) on TRAINING-split CUAD haystacks at several
+  lengths and depths, plus single-needle questions about a key that is not in the document (no answer);
+- the CUAD training contracts, each asked all 41 category questions as free questions (gold: the annotated
+  clauses; a category without a clause is a no-answer question).
+
+Validation contracts and haystacks are never used. A share of the documents is held out to report how the
+ranker's top-1 compares with the span head's own and with BM25's; the ranker is then written next to the
+reader checkpoint.
+
+    python -m longctx.training.answer_ranker --checkpoint longctx/model/checkpoint --rows runs/ranker-rows.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from longctx.analysis.reader import Query, ReaderDocument
+from longctx.model.answer_ranker import FEATURES, AnswerRanker
+
+NEEDLE_LENGTHS = (2048, 4096, 8192, 16384, 32768)
+_KEY = re.compile(r"for ([a-z]+-[a-z]+)\?$")
+
+
+def needle_documents(per_cell: int, lengths=NEEDLE_LENGTHS, seed: int = 0, data_root=None):
+    """(document id, text, [(Query, gold spans)]) of generated training-split needle tasks."""
+    from .needles import TASKS, make_needle_example
+
+    out = []
+    for length in lengths:
+        n = per_cell if length <= 16384 else max(1, per_cell // 3)
+        for task in TASKS:
+            for i in range(n):
+                s = seed * 100_003 + 7919 * i + length
+                ex = make_needle_example(task, length, (i + 0.5) / n, s, "train", data_root)
+                questions = [(Query(ex.question), list(ex.answers))]
+                key = _KEY.search(ex.question)
+                if task == "single" and key:  # the same haystack asked about an absent key: no answer
+                    absent = (
+                        f"{key.group(1).split('-')[0]}-{random.Random(s).choice(['otter', 'lynx', 'quail'])}"
+                    )
+                    if absent not in ex.text:
+                        questions.append((Query(ex.question.replace(key.group(1), absent)), []))
+                out.append((f"needle/{task}/{length}/{i}", ex.text, questions))
+    return out
+
+
+def cuad_documents(contracts: int, seed: int = 0, data_root=None):
+    """(document id, text, [(Query, gold clause spans)]) of seeded CUAD training contracts, free questions."""
+    from longctx.analysis.cuad_split import cuad_split
+    from longctx.analysis.evaluate_baseline import load_cuad
+    from longctx.analysis.schemas import load_schema
+    from longctx.config import get_settings
+
+    root = Path(data_root or get_settings().data_root) / "cuad"
+    ids = sorted(cuad_split(p.name for p in (root / "txt").glob("*.txt"))["train"])
+    random.Random(f"answer_ranker|{seed}").shuffle(ids)
+    docs = load_cuad(root, set(ids[:contracts]))
+    schema = load_schema("contract")
+    return [(d.cid, d.text, [(Query(q.text), list(d.gold.get(q.key, []))) for q in schema]) for d in docs]
+
+
+def build_rows(reader, documents, log=print):
+    """Features, labels, question id and document id of every candidate."""
+    xs, ys, qid, did = [], [], [], []
+    n_q = 0
+    t0 = time.perf_counter()
+    for di, (doc_id, text, questions) in enumerate(documents):
+        doc = ReaderDocument.from_text(doc_id, text)
+        enc = reader.encode(doc)
+        if enc.states.shape[0] == 0:
+            continue
+        rows = reader.span_candidates(doc, enc, [q for q, _ in questions])
+        for (cands, feats, _na), (_q, gold) in zip(rows, questions, strict=True):
+            for c, f in zip(cands, feats, strict=True):
+                cs, ce = int(enc.offsets[c.token_start, 0]), int(enc.offsets[c.token_end, 1])
+                xs.append(f)
+                ys.append(float(any(cs < ge and gs < ce for gs, ge in gold)))
+                qid.append(n_q)
+                did.append(di)
+            n_q += 1
+        if log and (di + 1) % 10 == 0:
+            took = time.perf_counter() - t0
+            log(f"rows: {di + 1}/{len(documents)} documents, {n_q} questions ({took:.0f}s)")
+    return np.asarray(xs, np.float32), np.asarray(ys, np.float32), np.asarray(qid), np.asarray(did)
+
+
+def fit(x: np.ndarray, y: np.ndarray, hidden: int = 16, epochs: int = 400, seed: int = 0) -> AnswerRanker:
+    """Full-batch Adam on the binary cross-entropy (unweighted, so the probability stays calibrated)."""
+    torch.manual_seed(seed)
+    mean, std = x.mean(0), x.std(0) + 1e-4
+    xt = torch.as_tensor((x - mean) / std)
+    yt = torch.as_tensor(y)
+    l1, l2 = torch.nn.Linear(x.shape[1], hidden), torch.nn.Linear(hidden, 1)
+    opt = torch.optim.Adam([*l1.parameters(), *l2.parameters()], lr=0.01, weight_decay=1e-4)
+    for _ in range(epochs):
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(l2(torch.tanh(l1(xt))).squeeze(-1), yt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    d = {
+        k: v.detach().numpy()
+        for k, v in (("w1", l1.weight), ("b1", l1.bias), ("w2", l2.weight), ("b2", l2.bias))
+    }
+    return AnswerRanker(mean, std, d["w1"], d["b1"], d["w2"][0], float(d["b2"][0]))
+
+
+def top1(scores: np.ndarray, y: np.ndarray, qid: np.ndarray) -> float:
+    """Share of answerable questions whose best-scored candidate is a positive."""
+    hits, total = 0, 0
+    for q in np.unique(qid):
+        m = qid == q
+        if y[m].max() > 0:
+            total += 1
+            hits += int(y[m][np.argmax(scores[m])] > 0)
+    return hits / max(total, 1)
+
+
+def report(ranker: AnswerRanker, x, y, qid) -> dict:
+    probs = ranker.probabilities(x)
+    col = {f: i for i, f in enumerate(FEATURES)}
+    answerable = {q for q in np.unique(qid) if y[qid == q].max() > 0}
+    best = {q: probs[qid == q].max() for q in np.unique(qid)}
+    no_answer = [q for q in best if q not in answerable]
+    return {
+        "questions": len(best),
+        "answerable": len(answerable),
+        "top1_ranker": top1(probs, y, qid),
+        "top1_span_head": top1(x[:, col["span_margin"]], y, qid),
+        "top1_bm25": top1(x[:, col["bm25_passage"]], y, qid),
+        "top1_cosine": top1(x[:, col["cosine"]], y, qid),
+        "no_answer_correct": float(np.mean([best[q] < 0.5 for q in no_answer])) if no_answer else None,
+        "answered_when_answerable": float(np.mean([best[q] >= 0.5 for q in answerable])),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    from longctx.analysis.neural import NeuralReader
+
+    ap = argparse.ArgumentParser(prog="python -m longctx.training.answer_ranker", description=__doc__)
+    ap.add_argument(
+        "--checkpoint", type=Path, required=True, help="reader checkpoint dir (ranker saved there)"
+    )
+    ap.add_argument("--needles-per-cell", type=int, default=6, help="examples per (task, length <= 16K)")
+    ap.add_argument("--contracts", type=int, default=24, help="CUAD training contracts")
+    ap.add_argument("--rows", type=Path, default=None, help="cache the candidate rows here (npz)")
+    ap.add_argument("--held-out", type=float, default=0.2, help="share of documents held out for the report")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data-dir", default=None)
+    args = ap.parse_args(argv)
+    torch.manual_seed(args.seed)
+    if args.rows and args.rows.is_file():
+        z = np.load(args.rows)
+        x, y, qid, did, docs_ids = z["x"], z["y"], z["qid"], z["did"], list(z["doc_ids"])
+    else:
+        reader = NeuralReader.load(args.checkpoint, answer_ranker=None, cache_size=1)
+        docs = needle_documents(args.needles_per_cell, seed=args.seed, data_root=args.data_dir)
+        docs += cuad_documents(args.contracts, args.seed, args.data_dir)
+        x, y, qid, did = build_rows(reader, docs)
+        docs_ids = [d[0] for d in docs]
+        if args.rows:
+            args.rows.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(args.rows, x=x, y=y, qid=qid, did=did, doc_ids=np.asarray(docs_ids))
+    rng = np.random.default_rng(args.seed)
+    docs = np.unique(did)
+    held = set(rng.choice(docs, int(len(docs) * args.held_out), replace=False).tolist())
+    test = np.isin(did, list(held))
+    ranker = fit(x[~test], y[~test], seed=args.seed)
+    n_needle = sum(1 for d in docs_ids if d.startswith("needle/")) if docs_ids else 0
+    info = {"rows": int(len(y)), "positives": int(y.sum())}
+    for name, part in (("needles", did < n_needle), ("cuad", did >= n_needle), ("all", did >= 0)):
+        m = test & part
+        if m.any():
+            info[f"held_out_{name}"] = report(ranker, x[m], y[m], qid[m])
+    print(json.dumps(info, indent=1), flush=True)
+    ranker = fit(x, y, seed=args.seed)  # the shipped ranker sees every row
+    ranker.info = info
+    print(f"saved {ranker.save(args.checkpoint)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
