@@ -73,7 +73,13 @@ def test_features_are_relative_to_the_document():
     assert f[0, col["bm25_gap"]] == 0.0 and f[1, col["bm25_gap"]] == pytest.approx(-2.5 / 4)
     assert f[0, col["bm25_rank"]] == 0.0 and f[1, col["bm25_rank"]] > 0
     assert f[0, col["cosine"]] == pytest.approx(0.6) and f[1, col["cosine_gap"]] == pytest.approx(-0.4)
+    # leads: how far each candidate stands above the best other candidate
+    assert f[0, col["span_lead"]] == pytest.approx(0.3) and f[1, col["span_lead"]] == pytest.approx(-0.3)
+    assert f[0, col["bm25_lead"]] == pytest.approx(2.5 / 4)
+    assert f[1, col["cosine_lead"]] == pytest.approx(-0.4)
     assert candidate_features([], 0.0, own, passage, 4.0, cos, 16).shape == (0, len(FEATURES))
+    one = candidate_features(cands[:1], 2.0, own, passage, 4.0, cos, 16)
+    assert one[0, col["span_lead"]] == 0.0
 
 
 def test_fit_learns_a_separable_signal_and_round_trips(tmp_path):
@@ -135,3 +141,26 @@ def test_pinned_sentences_are_kept(tiny_model):  # noqa: F811
     kept = set(out.kept_index[0].tolist())
     assert len(kept) == k
     assert set(torch.nonzero(pins[0]).flatten().tolist()) <= kept
+
+
+def test_operating_points_trade_answers_for_abstentions():
+    from longctx.training.answer_ranker import cross_validated_operating_points, source_weights
+
+    rng = np.random.default_rng(1)
+    n_q, per_q = 60, 8
+    x = rng.normal(size=(n_q * per_q, len(FEATURES))).astype(np.float32)
+    qid = np.repeat(np.arange(n_q), per_q)
+    y = np.zeros(len(x), np.float32)
+    for q in range(0, n_q, 2):  # half the questions have one right candidate, with a strong signal
+        i = q * per_q + int(rng.integers(per_q))
+        y[i], x[i, 3] = 1.0, 3.0
+    did = qid // 2  # two questions per document
+    is_needle = np.arange(did.max() + 1) % 2 == 0
+    w = source_weights(did, is_needle)
+    assert w[is_needle[did]].sum() == pytest.approx(w[~is_needle[did]].sum())
+    points = cross_validated_operating_points(x, y, qid, did, w, is_needle, folds=3)
+    for rows in points.values():
+        answered = [rows[t]["answered"] for t in ("0.3", "0.4", "0.5")]
+        kept = [rows[t]["no_answer_kept"] for t in ("0.3", "0.4", "0.5")]
+        assert answered == sorted(answered, reverse=True) and kept == sorted(kept)
+        assert all(rows[t]["right"] <= rows[t]["answered"] for t in rows)

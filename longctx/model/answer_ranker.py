@@ -40,7 +40,11 @@ FEATURES = (
     "cosine_gap",  # cosine - best sentence's cosine
     "cosine_rank",  # log1p(sentences with a higher cosine) / log(64)
     "span_length",  # log1p(span tokens) / log(max span length)
+    "span_lead",  # span_margin - the best other candidate's (how clearly it stands out)
+    "bm25_lead",  # bm25_passage - the best other candidate's
+    "cosine_lead",  # cosine - the best other candidate's
 )
+LEADS = {"span_lead": "span_margin", "bm25_lead": "bm25_passage", "cosine_lead": "cosine"}
 
 
 @dataclass
@@ -118,7 +122,21 @@ def candidate_features(
         np.log1p(cos_rank) / math.log(64.0),
         np.log1p(length) / math.log(max(max_span_len, 2)),
     ]
-    return np.stack(cols, axis=1).astype(np.float32)
+    return with_leads(np.stack(cols, axis=1).astype(np.float32))
+
+
+def with_leads(base: np.ndarray) -> np.ndarray:
+    """Append the lead columns to one question's candidates: each signal minus the best other candidate's."""
+    cols = [base]
+    for source in LEADS.values():
+        v = base[:, FEATURES.index(source)]
+        if len(v) < 2:
+            cols.append(np.zeros((len(v), 1), np.float32))
+            continue
+        top2 = np.sort(v)[-2:]
+        other = np.where(v >= top2[1], top2[0], top2[1])  # the best among the others
+        cols.append((v - other)[:, None])
+    return np.concatenate(cols, axis=1).astype(np.float32)
 
 
 class AnswerRanker:

@@ -36,7 +36,8 @@ _KEY = re.compile(r"for ([a-z]+-[a-z]+)\?$")
 
 
 def needle_documents(per_cell: int, lengths=NEEDLE_LENGTHS, seed: int = 0, data_root=None):
-    """(document id, text, [(Query, gold spans)]) of generated training-split needle tasks."""
+    """(document id, text, [(Query, gold spans)]) of generated training-split needle tasks; different
+    ``seed`` values draw different examples."""
     from .needles import TASKS, make_needle_example
 
     out = []
@@ -98,16 +99,25 @@ def build_rows(reader, documents, log=print):
     return np.asarray(xs, np.float32), np.asarray(ys, np.float32), np.asarray(qid), np.asarray(did)
 
 
-def fit(x: np.ndarray, y: np.ndarray, hidden: int = 16, epochs: int = 400, seed: int = 0) -> AnswerRanker:
-    """Full-batch Adam on the binary cross-entropy (unweighted, so the probability stays calibrated)."""
+def fit(
+    x: np.ndarray,
+    y: np.ndarray,
+    hidden: int = 16,
+    epochs: int = 400,
+    seed: int = 0,
+    weights: np.ndarray | None = None,
+) -> AnswerRanker:
+    """Full-batch Adam on the (row-weighted) binary cross-entropy."""
     torch.manual_seed(seed)
     mean, std = x.mean(0), x.std(0) + 1e-4
     xt = torch.as_tensor((x - mean) / std)
     yt = torch.as_tensor(y)
+    wt = torch.as_tensor(np.ones(len(y), np.float32) if weights is None else weights / weights.mean())
     l1, l2 = torch.nn.Linear(x.shape[1], hidden), torch.nn.Linear(hidden, 1)
     opt = torch.optim.Adam([*l1.parameters(), *l2.parameters()], lr=0.01, weight_decay=1e-4)
     for _ in range(epochs):
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(l2(torch.tanh(l1(xt))).squeeze(-1), yt)
+        logits = l2(torch.tanh(l1(xt))).squeeze(-1)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, yt, weight=wt)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -116,6 +126,17 @@ def fit(x: np.ndarray, y: np.ndarray, hidden: int = 16, epochs: int = 400, seed:
         for k, v in (("w1", l1.weight), ("b1", l1.bias), ("w2", l2.weight), ("b2", l2.bias))
     }
     return AnswerRanker(mean, std, d["w1"], d["b1"], d["w2"][0], float(d["b2"][0]))
+
+
+def source_weights(did: np.ndarray, is_needle: np.ndarray) -> np.ndarray:
+    """Row weights that give the needle tasks and the CUAD questions the same total weight (CUAD has many
+    more rows, mostly no-answer questions, which would otherwise teach the ranker to doubt every answer)."""
+    needle = is_needle[did]
+    w = np.ones(len(did), np.float32)
+    for part in (needle, ~needle):
+        if part.any():
+            w[part] = 0.5 * len(did) / part.sum()
+    return w
 
 
 def top1(scores: np.ndarray, y: np.ndarray, qid: np.ndarray) -> float:
@@ -147,6 +168,33 @@ def report(ranker: AnswerRanker, x, y, qid) -> dict:
     }
 
 
+def cross_validated_operating_points(x, y, qid, did, weights, is_needle, seed: int = 0, folds: int = 5):
+    """Per source and candidate answer line: out-of-fold share of answerable questions answered, answered
+    correctly, and of no-answer questions left unanswered (what the --answer-line choice trades)."""
+    rng = np.random.default_rng(seed + 1)
+    docs = np.unique(did)
+    rng.shuffle(docs)
+    p = np.zeros(len(y))
+    for part in np.array_split(docs, folds):
+        test = np.isin(did, part)
+        p[test] = fit(x[~test], y[~test], seed=seed, weights=weights[~test]).probabilities(x[test])
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name, rows in (("needles", is_needle[did]), ("cuad", ~is_needle[did])):
+        out[name] = {}
+        qs = [qid == q for q in np.unique(qid[rows])]
+        for line in (0.3, 0.4, 0.5):
+            answerable = [m for m in qs if y[m].max() > 0]
+            none = [m for m in qs if y[m].max() == 0]
+            answered = [m for m in answerable if p[m].max() >= line]
+            right = [m for m in answered if y[m][np.argmax(p[m])] > 0]
+            out[name][str(line)] = {
+                "answered": round(len(answered) / max(len(answerable), 1), 3),
+                "right": round(len(right) / max(len(answerable), 1), 3),
+                "no_answer_kept": round(float(sum(p[m].max() < line for m in none)) / max(len(none), 1), 3),
+            }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from longctx.analysis.neural import NeuralReader
 
@@ -155,8 +203,16 @@ def main(argv: list[str] | None = None) -> int:
         "--checkpoint", type=Path, required=True, help="reader checkpoint dir (ranker saved there)"
     )
     ap.add_argument("--needles-per-cell", type=int, default=6, help="examples per (task, length <= 16K)")
+    ap.add_argument("--max-length", type=int, default=NEEDLE_LENGTHS[-1], help="longest needle document")
     ap.add_argument("--contracts", type=int, default=24, help="CUAD training contracts")
     ap.add_argument("--rows", type=Path, default=None, help="cache the candidate rows here (npz)")
+    ap.add_argument("--merge", type=Path, nargs="*", default=[], help="more cached row files to train on")
+    ap.add_argument(
+        "--answer-line",
+        type=float,
+        default=0.4,
+        help="fitted probability at which the reader should answer; the output is shifted to put it at 0.5",
+    )
     ap.add_argument("--held-out", type=float, default=0.2, help="share of documents held out for the report")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default=None)
@@ -167,26 +223,43 @@ def main(argv: list[str] | None = None) -> int:
         x, y, qid, did, docs_ids = z["x"], z["y"], z["qid"], z["did"], list(z["doc_ids"])
     else:
         reader = NeuralReader.load(args.checkpoint, answer_ranker=None, cache_size=1)
-        docs = needle_documents(args.needles_per_cell, seed=args.seed, data_root=args.data_dir)
+        lengths = [n for n in NEEDLE_LENGTHS if n <= args.max_length]
+        docs = needle_documents(args.needles_per_cell, lengths, args.seed, args.data_dir)
         docs += cuad_documents(args.contracts, args.seed, args.data_dir)
         x, y, qid, did = build_rows(reader, docs)
         docs_ids = [d[0] for d in docs]
         if args.rows:
             args.rows.parent.mkdir(parents=True, exist_ok=True)
             np.savez(args.rows, x=x, y=y, qid=qid, did=did, doc_ids=np.asarray(docs_ids))
+    for extra in args.merge:
+        z = np.load(extra)
+        qid = np.concatenate([qid, z["qid"] + qid.max() + 1])
+        did = np.concatenate([did, z["did"] + len(docs_ids)])
+        x, y, docs_ids = (
+            np.concatenate([x, z["x"]]),
+            np.concatenate([y, z["y"]]),
+            docs_ids + list(z["doc_ids"]),
+        )
     rng = np.random.default_rng(args.seed)
     docs = np.unique(did)
     held = set(rng.choice(docs, int(len(docs) * args.held_out), replace=False).tolist())
     test = np.isin(did, list(held))
-    ranker = fit(x[~test], y[~test], seed=args.seed)
-    n_needle = sum(1 for d in docs_ids if d.startswith("needle/")) if docs_ids else 0
+    is_needle = np.array([d.startswith("needle/") for d in docs_ids])
+    w = source_weights(did, is_needle)
+    ranker = fit(x[~test], y[~test], seed=args.seed, weights=w[~test])
     info = {"rows": int(len(y)), "positives": int(y.sum())}
-    for name, part in (("needles", did < n_needle), ("cuad", did >= n_needle), ("all", did >= 0)):
+    for name, part in (("needles", is_needle[did]), ("cuad", ~is_needle[did]), ("all", did >= 0)):
         m = test & part
         if m.any():
             info[f"held_out_{name}"] = report(ranker, x[m], y[m], qid[m])
     print(json.dumps(info, indent=1), flush=True)
-    ranker = fit(x, y, seed=args.seed)  # the shipped ranker sees every row
+    info["operating_points"] = cross_validated_operating_points(x, y, qid, did, w, is_needle, args.seed)
+    for name, rows in info["operating_points"].items():
+        for t, v in rows.items():
+            print(f"{name} answer line {t}: {v}", flush=True)
+    ranker = fit(x, y, seed=args.seed, weights=w)  # the shipped ranker sees every row
+    ranker.b2 += float(np.log((1 - args.answer_line) / args.answer_line))  # p = answer line -> 0.5
+    info["answer_line"] = args.answer_line
     ranker.info = info
     print(f"saved {ranker.save(args.checkpoint)}", flush=True)
     return 0

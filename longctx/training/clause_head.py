@@ -17,6 +17,7 @@ split, which this never reads.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import time
@@ -41,10 +42,15 @@ def segment_labels(segments, spans: list[tuple[int, int]], min_inside: float = 0
     return out
 
 
+def cache_name(cid: str) -> str:
+    """A contract's feature-cache file name (CUAD ids are long and share long prefixes)."""
+    return hashlib.sha256(cid.encode()).hexdigest()[:20] + ".npz"
+
+
 def contract_rows(reader, doc, schema, cache_dir: Path | None):
     """(shared (S, D), lexical (S, F, 3), labels (S, F)) of one CUAD contract; shared features cached."""
     rdoc = ReaderDocument.from_text(doc.cid, doc.text)
-    path = cache_dir / f"{doc.cid[:80].replace('/', '_')}.npz" if cache_dir else None
+    path = cache_dir / cache_name(doc.cid) if cache_dir else None
     idx = reader.lexical.index(rdoc)
     segs = idx.segments
     if path is not None and path.is_file():
@@ -141,8 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
     if args.cached_only and args.cache:
-        have = {p.stem for p in args.cache.glob("*.npz")}
-        ids = [i for i in ids if i[:80].replace("/", "_") in have]
+        ids = [i for i in ids if (args.cache / cache_name(i)).is_file()]
     docs = {d.cid: d for d in load_cuad(root, set(ids))}
     reader = NeuralReader.load(args.checkpoint, clause_head=None, answer_ranker=None, cache_size=1)
     schema = load_schema("contract")
