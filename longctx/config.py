@@ -54,11 +54,11 @@ class Settings(Limits):
     )
     model_path: Path | None = Field(None, description="Reader checkpoint dir; default: the packaged one.")
     reader: Literal["auto", "neural", "lexical"] = Field(
-        "lexical",
+        "auto",
         description=(
-            "Which reader answers: lexical (BM25 baseline, the default until the trained reader beats it on "
-            "real questions, see docs/model-card.md), neural (the packaged or `model_path` checkpoint), or "
-            "auto (neural when a checkpoint is present, else lexical)."
+            "Which reader answers: auto (the default: the trained neural reader from `model_path` or the "
+            "packaged checkpoint, the lexical reader when no checkpoint can be loaded), neural (the trained "
+            "reader or an error), or lexical (the BM25 baseline, no model; fastest on a CPU)."
         ),
     )
     attention_backend: Literal["auto", "math", "sdpa", "flash_attn"] = "auto"

@@ -16,6 +16,7 @@ from longctx.analysis import Query, ReaderDocument, get_reader
 from longctx.analysis.lexical import LexicalReader
 from longctx.analysis.neural import NeuralReader, query_text
 from longctx.analysis.reader import PACKAGED_CHECKPOINT
+from longctx.analysis.schemas import load_schema
 from longctx.model.pruning import keep_count
 from longctx.model.reader_model import LongContextReader, ReaderConfig
 
@@ -182,8 +183,12 @@ def test_auto_and_neural_load_the_packaged_checkpoint():
     for mode in ("auto", "neural"):
         reader = get_reader(SimpleNamespace(reader=mode, model_path=None))
         assert isinstance(reader, NeuralReader) and reader.model.cfg.rho == pytest.approx(0.1)
-    # the service default stays the lexical baseline until the neural reader beats it (docs/model-card.md)
-    assert Settings().reader == "lexical"
+    # the service default is the trained reader, with its answer ranker and clause head
+    assert Settings().reader == "auto"
+    default = get_reader(Settings(model_path=None))
+    assert isinstance(default, NeuralReader)
+    assert default.answer_ranker is not None and default.clause_head is not None
+    assert all(default.clause_head.has(q.key) for q in load_schema("contract"))
 
 
 @packaged
@@ -216,9 +221,16 @@ def test_packaged_reader_finds_a_single_fact_on_its_page():
 
 
 @packaged
-@pytest.mark.xfail(
-    reason="known weakness of the packaged checkpoint: keys among distractors (docs/model-card.md)"
-)
+def test_packaged_reader_answers_a_free_question_from_the_right_clause():
+    """A real question without a schema key takes the span path and cites the governing-law clause."""
+    reader = get_reader(SimpleNamespace(reader="neural", model_path=None))
+    doc = make_contract(seed=4, pages=6)
+    [best, *_] = reader.answer(doc, [Query("Which state's law governs this agreement?")])[0]
+    assert best.text is not None and "New York" in best.passage, best
+    assert best.page == doc.page_for_offset(doc.text.index("laws of the State of New York"))
+
+
+@packaged
 def test_packaged_reader_finds_a_fact_by_its_key_among_distractors():
     """The span path (free questions): the value of the asked key, not of the distractor keys, on its page."""
     reader = get_reader(SimpleNamespace(reader="neural", model_path=None))

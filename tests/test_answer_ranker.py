@@ -112,9 +112,10 @@ def test_reader_answers_through_the_ranker(tiny_model):  # noqa: F811
     assert cands and feats.shape == (len(cands), len(FEATURES))
     best = cands[int(np.argmax(feats[:, col]))]
     top = answers[0]
-    assert top.text is not None and top.char_start == int(enc.offsets[best.token_start, 0])
+    seg = enc.segments[best.segment]  # the answer is the judged sentence (and the span, if it runs past it)
+    assert top.text is not None and top.char_start == min(seg.start, int(enc.offsets[best.token_start, 0]))
+    assert top.char_end >= seg.end and top.text == doc.text[top.char_start : top.char_end]
     assert top.score == pytest.approx(float(ranker.probabilities(feats).max()), abs=1e-5)
-    seg = enc.segments[best.segment]
     assert "Delaware" in doc.text[seg.start : seg.end] or "govern" in doc.text[seg.start : seg.end].lower()
 
 

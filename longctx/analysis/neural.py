@@ -13,7 +13,9 @@ head scored below BM25 on CUAD validation, see docs/model-card.md) they go to th
 ranking. Other questions take the span path: the lexically and semantically closest sentences are pinned into
 the kept set (so the span head always sees them), the span head proposes the best span in each sentence, and
 the answer ranker (``longctx.model.answer_ranker``, when the checkpoint has one) re-scores those candidates
-with the sentence's BM25 and embedding similarity to the question.
+with the sentence's BM25 and embedding similarity to the question. With a ranker the answer is the whole
+sentence it judged (extended to the span if the span runs past it): the span head's exact span boundaries are
+not reliable enough on real questions to stand alone.
 
 Span scores: the answer ranker's probability, or without a ranker ``sigmoid(span score - no-answer score)``;
 either way 0.5 is the model's own answer/no-answer boundary. Answers below ``answer_threshold`` (0.5 by
@@ -381,9 +383,13 @@ class NeuralReader:
                 results.append([Answer(text=None, score=0.0)])
                 continue
             probs = self.answer_ranker.probabilities(feats)
-            ranked = [(c.token_start, c.token_end, float(p)) for c, p in zip(cands, probs, strict=True)]
+            ranked = []
+            for c, p in zip(cands, probs, strict=True):
+                seg = enc.segments[c.segment]  # the ranker judged the sentence: answer with all of it
+                cs, ce = int(enc.offsets[c.token_start, 0]), int(enc.offsets[c.token_end, 1])
+                ranked.append((min(seg.start, cs), max(seg.end, ce), float(p)))
             ranked.sort(key=lambda t: -t[2])
-            results.append(self._answers(document, enc, ranked, top_k))
+            results.append(self._answers(document, ranked, top_k))
         return results
 
     def _decoded_answers(self, document, enc, queries, top_k, progress) -> list[list[Answer]]:
@@ -404,24 +410,26 @@ class NeuralReader:
             out = model(ids, mask, doc_states=enc.states, rho=self.rho, select_index=select)
             decoded = model.decode_spans(out, max_span_len=self.max_span_len, top_n=max(8, 4 * top_k))
             for dec in decoded:
-                spans = [(ts, te, _sigmoid(sc - dec.no_answer_score)) for ts, te, sc in dec.spans]
-                results.append(self._answers(document, enc, spans, top_k))
+                spans = [
+                    (int(enc.offsets[ts, 0]), int(enc.offsets[te, 1]), _sigmoid(sc - dec.no_answer_score))
+                    for ts, te, sc in dec.spans
+                ]
+                results.append(self._answers(document, spans, top_k))
             if progress:
                 progress(min(b0 + per_batch, len(queries)) / len(queries))
         return results
 
-    def _answers(self, document: ReaderDocument, enc: EncodedDocument, spans, top_k: int):
-        """Answers from (token_start, token_end, confidence) best first: the top_k non-overlapping spans at or
+    def _answers(self, document: ReaderDocument, spans, top_k: int):
+        """Answers from (char_start, char_end, confidence) best first: the top_k non-overlapping spans at or
         above ``answer_threshold``, or one no-answer entry holding the best confidence."""
         text = document.text
         answers: list[Answer] = []
         taken: list[tuple[int, int]] = []
         best = 0.0
-        for ts, te, conf in spans:
+        for cs, ce, conf in spans:
             best = max(best, conf)
             if conf < self.answer_threshold or len(answers) >= max(1, top_k):
                 continue
-            cs, ce = int(enc.offsets[ts, 0]), int(enc.offsets[te, 1])
             if ce <= cs or any(cs < e and s < ce for s, e in taken):
                 continue
             taken.append((cs, ce))
