@@ -65,7 +65,7 @@ def test_features_are_relative_to_the_document():
     cands = [Candidate(2, 10, 12, 8.0), Candidate(0, 0, 1, 5.0)]
     own, passage = np.array([1.0, 0.0, 3.0]), np.array([1.5, 0.5, 4.0])
     cos = np.array([0.2, 0.1, 0.6])
-    f = candidate_features(cands, 2.0, own, passage, 4.0, cos, 16)
+    f = candidate_features(cands, 2.0, own, passage, 4.0, cos)
     col = {k: i for i, k in enumerate(FEATURES)}
     assert f.shape == (2, len(FEATURES))
     assert f[0, col["span_margin"]] == pytest.approx(0.6) and f[0, col["span_gap"]] == 0.0
@@ -77,8 +77,8 @@ def test_features_are_relative_to_the_document():
     assert f[0, col["span_lead"]] == pytest.approx(0.3) and f[1, col["span_lead"]] == pytest.approx(-0.3)
     assert f[0, col["bm25_lead"]] == pytest.approx(2.5 / 4)
     assert f[1, col["cosine_lead"]] == pytest.approx(-0.4)
-    assert candidate_features([], 0.0, own, passage, 4.0, cos, 16).shape == (0, len(FEATURES))
-    one = candidate_features(cands[:1], 2.0, own, passage, 4.0, cos, 16)
+    assert candidate_features([], 0.0, own, passage, 4.0, cos).shape == (0, len(FEATURES))
+    one = candidate_features(cands[:1], 2.0, own, passage, 4.0, cos)
     assert one[0, col["span_lead"]] == 0.0
 
 

@@ -365,9 +365,7 @@ class NeuralReader:
                     CANDIDATES,
                 )
                 r = rankings[i]
-                feats = candidate_features(
-                    cands, na, r.own, r.score, r.ceiling, cosines[i], self.max_span_len
-                )
+                feats = candidate_features(cands, na, r.own, r.score, r.ceiling, cosines[i])
                 out_rows.append((cands, feats, na))
             if progress:
                 progress(min(b0 + per_batch, len(queries)) / len(queries))

@@ -10,7 +10,7 @@ starting in it) and combines
   relative to the document's scoring scale and to the best sentence;
 - the cosine of the sentence's mean encoder state with the question's (MiniLM's sentence-embedding
   similarity, from states the reader has anyway), also relative to the best sentence;
-- the span length and the ranks of the sentence under each signal,
+- the ranks of the sentence under each signal, and how far each signal leads the other candidates,
 
 into a calibrated probability that the candidate holds the answer (0.5 stays the answer/no-answer line). It
 is a small MLP fitted on generated needle tasks and CUAD questions (``longctx.training.answer_ranker``),
@@ -39,7 +39,6 @@ FEATURES = (
     "cosine",  # cos(sentence embedding, question embedding)
     "cosine_gap",  # cosine - best sentence's cosine
     "cosine_rank",  # log1p(sentences with a higher cosine) / log(64)
-    "span_length",  # log1p(span tokens) / log(max span length)
     "span_lead",  # span_margin - the best other candidate's (how clearly it stands out)
     "bm25_lead",  # bm25_passage - the best other candidate's
     "cosine_lead",  # cosine - the best other candidate's
@@ -97,7 +96,6 @@ def candidate_features(
     bm25_passage: np.ndarray,
     bm25_scale: float,
     cosine: np.ndarray,
-    max_span_len: int,
 ) -> np.ndarray:
     """(C, len(FEATURES)) features of the candidates; the arrays are per segment of the document."""
     if not candidates:
@@ -105,7 +103,6 @@ def candidate_features(
     c = bm25_scale if bm25_scale > 0 else 1.0
     seg = np.array([x.segment for x in candidates])
     span = np.array([x.span_score for x in candidates])
-    length = np.array([x.token_end - x.token_start + 1 for x in candidates], dtype=np.float64)
     rank = np.argsort(np.argsort(-span, kind="stable"), kind="stable")
     passage_rank = np.array([(bm25_passage > bm25_passage[i]).sum() for i in seg])
     cos_rank = np.array([(cosine > cosine[i]).sum() for i in seg])
@@ -120,7 +117,6 @@ def candidate_features(
         cosine[seg],
         cosine[seg] - cosine.max(),
         np.log1p(cos_rank) / math.log(64.0),
-        np.log1p(length) / math.log(max(max_span_len, 2)),
     ]
     return with_leads(np.stack(cols, axis=1).astype(np.float32))
 
