@@ -1,7 +1,8 @@
 """The lexical baseline reader: BM25 over a document's sentences/clauses, answers with citations.
 
-It is the service's CPU mode and the yardstick for neural readers. Steps per document: segment into
-sentences/clauses, index their stemmed terms (section headings are kept as extra context), then per query:
+It is the service's model-free mode (`LONGCTX_READER=lexical`) and the yardstick for neural readers. Steps
+per document: segment into sentences/clauses, index their stemmed terms (section headings are kept as extra
+context), then per query:
 weight the question's terms (plus the schema field's description and keywords when the query has a key),
 score every clause, smooth with its neighbours (the passage), rank distinct passages, and decide
 "no answer" when the best score stays low relative to the document's own scoring scale.
