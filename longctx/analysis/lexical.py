@@ -2,10 +2,9 @@
 
 It is the service's model-free mode (`LONGCTX_READER=lexical`) and the yardstick for neural readers. Steps
 per document: segment into sentences/clauses, index their stemmed terms (section headings are kept as extra
-context), then per query:
-weight the question's terms (plus the schema field's description and keywords when the query has a key),
-score every clause, smooth with its neighbours (the passage), rank distinct passages, and decide
-"no answer" when the best score stays low relative to the document's own scoring scale.
+context), then per query: weight the question's terms (plus the schema field's description and keywords when
+the query has a key), score every clause, smooth with its neighbours (the passage), rank distinct passages,
+and decide "no answer" when the best score stays low relative to the document's own scoring scale.
 """
 
 from __future__ import annotations
