@@ -106,18 +106,37 @@ def fit(
     epochs: int = 400,
     seed: int = 0,
     weights: np.ndarray | None = None,
+    qid: np.ndarray | None = None,
+    listwise: float = 1.0,
 ) -> AnswerRanker:
-    """Full-batch Adam on the (row-weighted) binary cross-entropy."""
+    """Full-batch Adam on the (row-weighted) binary cross-entropy, plus, when ``qid`` is given, ``listwise`` x
+    the softmax cross-entropy of each answerable question's candidates (probability mass on its positives).
+    The pointwise term calibrates the answer/no-answer line; the listwise term makes the candidates of one
+    question compete, which is what the top-1 answer needs (without it, the top candidate of a needle question
+    could lose to a weaker one that resembles a CUAD clause)."""
     torch.manual_seed(seed)
     mean, std = x.mean(0), x.std(0) + 1e-4
     xt = torch.as_tensor((x - mean) / std)
     yt = torch.as_tensor(y)
     wt = torch.as_tensor(np.ones(len(y), np.float32) if weights is None else weights / weights.mean())
+    if qid is not None:
+        _, inverse = np.unique(qid, return_inverse=True)
+        qi = torch.as_tensor(inverse)
+        nq = int(qi.max()) + 1 if len(qi) else 0
+        q_weight = torch.zeros(nq).scatter_reduce(0, qi, wt, "amax")
+        answerable = torch.zeros(nq).index_add_(0, qi, yt) > 0
     l1, l2 = torch.nn.Linear(x.shape[1], hidden), torch.nn.Linear(hidden, 1)
     opt = torch.optim.Adam([*l1.parameters(), *l2.parameters()], lr=0.01, weight_decay=1e-4)
     for _ in range(epochs):
         logits = l2(torch.tanh(l1(xt))).squeeze(-1)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, yt, weight=wt)
+        if qid is not None and listwise and bool(answerable.any()):
+            top = torch.full((nq,), -1e9).scatter_reduce(0, qi, logits.detach(), "amax")
+            e = torch.exp(logits - top[qi])
+            total = torch.zeros(nq).index_add(0, qi, e)
+            positive = torch.zeros(nq).index_add(0, qi, e * yt)
+            nll = torch.log(total[answerable]) - torch.log(positive[answerable] + 1e-12)
+            loss = loss + listwise * (nll * q_weight[answerable]).sum() / q_weight[answerable].sum()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -177,7 +196,8 @@ def cross_validated_operating_points(x, y, qid, did, weights, is_needle, seed: i
     p = np.zeros(len(y))
     for part in np.array_split(docs, folds):
         test = np.isin(did, part)
-        p[test] = fit(x[~test], y[~test], seed=seed, weights=weights[~test]).probabilities(x[test])
+        ranker = fit(x[~test], y[~test], seed=seed, weights=weights[~test], qid=qid[~test])
+        p[test] = ranker.probabilities(x[test])
     out: dict[str, dict[str, dict[str, float]]] = {}
     for name, rows in (("needles", is_needle[did]), ("cuad", ~is_needle[did])):
         out[name] = {}
@@ -210,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--answer-line",
         type=float,
-        default=0.4,
+        default=0.5,
         help="fitted probability at which the reader should answer; the output is shifted to put it at 0.5",
     )
     ap.add_argument("--held-out", type=float, default=0.2, help="share of documents held out for the report")
@@ -246,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     test = np.isin(did, list(held))
     is_needle = np.array([d.startswith("needle/") for d in docs_ids])
     w = source_weights(did, is_needle)
-    ranker = fit(x[~test], y[~test], seed=args.seed, weights=w[~test])
+    ranker = fit(x[~test], y[~test], seed=args.seed, weights=w[~test], qid=qid[~test])
     info = {"rows": int(len(y)), "positives": int(y.sum())}
     for name, part in (("needles", is_needle[did]), ("cuad", ~is_needle[did]), ("all", did >= 0)):
         m = test & part
@@ -257,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, rows in info["operating_points"].items():
         for t, v in rows.items():
             print(f"{name} answer line {t}: {v}", flush=True)
-    ranker = fit(x, y, seed=args.seed, weights=w)  # the shipped ranker sees every row
+    ranker = fit(x, y, seed=args.seed, weights=w, qid=qid)  # the shipped ranker sees every row
     ranker.b2 += float(np.log((1 - args.answer_line) / args.answer_line))  # p = answer line -> 0.5
     info["answer_line"] = args.answer_line
     ranker.info = info
