@@ -126,7 +126,7 @@ def test_pinned_sentences_are_kept(tiny_model):  # noqa: F811
     doc = make_contract(pages=6)
     reader = NeuralReader(tiny_model, rho=0.05)
     enc = reader.encode(doc)
-    idx = reader._segments(doc, enc)
+    idx = reader.segment_index(doc, enc)
     q = Query("Which state's laws govern this agreement?")
     ranking = reader.lexical.rank(idx, q)
     n = enc.states.shape[0]

@@ -7,9 +7,9 @@ and the span heads give start/end logits. Spans are mapped back to exact charact
 passage is the sentence(s) holding the span, clipped to its page so the cited page shows the whole passage.
 
 Contract key terms (queries whose ``key`` is a field of the contract schema) are answered by whole clauses:
-when the checkpoint has a clause head (``longctx.model.clause_head``), the document's segments are ranked by
-it and the best ones are the answers, scored by its probability; without one (the packaged checkpoint: its
-head scored below BM25 on CUAD validation, see docs/model-card.md) they go to the lexical reader's clause
+the clause head (``longctx.model.clause_head``, one probe per field; the packaged checkpoint has all 41)
+ranks the document's segments and the best ones are the answers, scored by its probability; a field without
+a probe (or a checkpoint without a clause head) goes to the lexical reader's clause
 ranking. Other questions take the span path: the lexically and semantically closest sentences are pinned into
 the kept set (so the span head always sees them), the span head proposes the best span in each sentence, and
 the answer ranker (``longctx.model.answer_ranker``, when the checkpoint has one) re-scores those candidates
@@ -234,7 +234,7 @@ class NeuralReader:
         return query.key in self._clause_keys
 
     def clause_features(self, enc: EncodedDocument) -> np.ndarray:
-        """The clause head's query-independent segment features (after ``_segments``), cached on ``enc``."""
+        """The clause head's query-independent segment features (after ``segment_index``), cached."""
         from longctx.model.clause_head import shared_features
 
         if enc.clause_features is None:
@@ -247,7 +247,7 @@ class NeuralReader:
         if not queries:
             return []
         lex = self.lexical
-        idx = self._segments(document, enc)
+        idx = self.segment_index(document, enc)
         segs = enc.segments
         shared = self.clause_features(enc) if segs else None
         results = []
@@ -280,7 +280,7 @@ class NeuralReader:
             results.append(answers or [Answer(text=None, score=round(best, 6))])
         return results
 
-    def _segments(self, document: ReaderDocument, enc: EncodedDocument):
+    def segment_index(self, document: ReaderDocument, enc: EncodedDocument):
         """The lexical index of the document, with its segments' token ranges and embeddings on ``enc``."""
         from longctx.model.clause_head import segment_embeddings, segment_token_ranges
 
@@ -333,7 +333,7 @@ class NeuralReader:
         from longctx.model.clause_head import query_embedding
         from longctx.model.pruning import keep_count
 
-        idx = self._segments(document, enc)
+        idx = self.segment_index(document, enc)
         n = enc.states.shape[0]
         k = keep_count(n, self.rho)
         per_batch = max(1, QUERY_BATCH_TOKENS // max(n, 1))

@@ -57,7 +57,7 @@ def contract_rows(reader, doc, schema, cache_dir: Path | None):
         shared = np.load(path)["shared"].astype(np.float32)
     else:
         enc = reader.encode(rdoc)
-        reader._segments(rdoc, enc)
+        reader.segment_index(rdoc, enc)
         shared = reader.clause_features(enc)
         if path is not None:
             np.savez(path, shared=shared.astype(np.float16))
