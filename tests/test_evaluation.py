@@ -158,9 +158,23 @@ def test_ablation_runs_every_variant_on_shared_document_states():
     torch.manual_seed(0)
     small = dict(hidden=32, local_layers=1, heads=4, intermediate=64, global_layers=1, global_heads=4)
     model = LongContextReader(ReaderConfig(**small, global_intermediate=64, max_query_len=64)).eval()
-    reader = NeuralReader(model)
+    import numpy as np
+
+    from longctx.model.answer_ranker import FEATURES, AnswerRanker
+
+    class CountingRanker(AnswerRanker):
+        calls = 0
+
+        def probabilities(self, x):
+            CountingRanker.calls += 1
+            return super().probabilities(x)
+
+    f = len(FEATURES)
+    ranker = CountingRanker(np.zeros(f), np.ones(f), np.ones((2, f)), [0.0, 0.0], [1.0, 1.0], 0.0)
+    reader = NeuralReader(model, answer_ranker=ranker)
     tasks = ["single", "multi_value"]
     res = run_ablation(reader, [512], tasks, n=1, haystack=HAYSTACK, log=None)
+    assert CountingRanker.calls >= len(VARIANTS) * len(tasks)  # every variant reads through the ranker
     assert list(res["variants"]) == [variant_name(s, r) for s, r in VARIANTS]
     for v in res["variants"].values():
         assert set(v["per_task"]) == set(tasks) and 0.0 <= v["mean"] <= 1.0

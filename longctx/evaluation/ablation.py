@@ -54,7 +54,15 @@ def run_ablation(
     reader._cache_size = max(reader._cache_size, len(lengths) * len(tasks) * n + 1)
     results = {}
     for selection, rho in variants:
-        v = NeuralReader(reader.model, rho=rho, selection=selection, max_span_len=reader.max_span_len)
+        v = NeuralReader(  # the reader as configured (answer ranker included), only rho / selection vary
+            reader.model,
+            rho=rho,
+            selection=selection,
+            max_span_len=reader.max_span_len,
+            answer_threshold=reader.answer_threshold,
+            clause_head=reader.clause_head,
+            answer_ranker=reader.answer_ranker,
+        )
         v._cache, v._cache_size = shared, reader._cache_size
         r = run_ruler(v, lengths, tasks, n, seed, split, data_root, haystack, log=None)
         results[variant_name(selection, rho)] = {
