@@ -165,6 +165,12 @@ class NeuralReader:
             picked = np.sort(np.concatenate([picked, rest]))
         return picked.astype(np.int64)
 
+    def _ablation_select(self, document, enc: EncodedDocument, batch, k: int) -> torch.Tensor | None:
+        """(B, k) kept tokens of the random / BM25 ablations, or None for the learned pruning."""
+        if self.selection == "learned" or k >= enc.states.shape[0]:
+            return None
+        return torch.as_tensor(np.stack([self._select(document, enc, q, k) for q in batch]))
+
     # ---- answers --------------------------------------------------------------------------------------
     def passage(self, document: ReaderDocument, start: int, end: int) -> tuple[int, int]:
         """[start, end) of the sentence(s) holding [start, end), on the span's page."""
@@ -258,26 +264,8 @@ class NeuralReader:
             r = lex.rank(idx, q)
             probs = self.clause_head.probabilities(q.key, shared, field_features(r.own, r.score, r.ceiling))
             order = np.lexsort((np.arange(len(segs)), -probs))
-            answers = []
-            best = float(probs[order[0]])
-            for i in order[: max(1, top_k)]:
-                conf = float(probs[i])
-                if conf < self.answer_threshold:
-                    break
-                seg = segs[int(i)]
-                ps, pe = self.passage(document, seg.start, seg.end)
-                answers.append(
-                    Answer(
-                        text=document.text[seg.start : seg.end],
-                        score=round(conf, 6),
-                        char_start=seg.start,
-                        char_end=seg.end,
-                        page=document.page_for_offset(seg.start),
-                        passage=document.text[ps:pe],
-                        passage_start=ps,
-                    )
-                )
-            results.append(answers or [Answer(text=None, score=round(best, 6))])
+            ranked = [(segs[i].start, segs[i].end, float(probs[i])) for i in order[: max(1, top_k)]]
+            results.append(self._answers(document, ranked, top_k))
         return results
 
     def segment_index(self, document: ReaderDocument, enc: EncodedDocument):
@@ -346,10 +334,9 @@ class NeuralReader:
                 (enc.seg_emb @ query_embedding(q_states[i], mask[i])).numpy() for i in range(len(batch))
             ]
             rankings = [self.lexical.rank(idx, q) for q in batch]
-            select = pins = None
-            if self.selection != "learned" and k < n:
-                select = torch.as_tensor(np.stack([self._select(document, enc, q, k) for q in batch]))
-            elif k < n:
+            select = self._ablation_select(document, enc, batch, k)
+            pins = None
+            if select is None and k < n:
                 pins = self._pins(enc, [r.score for r in rankings], cosines, k)
             out = self.model(
                 ids, mask, doc_states=enc.states, rho=self.rho, select_index=select, pin_mask=pins
@@ -402,9 +389,7 @@ class NeuralReader:
         for b0 in range(0, len(queries), per_batch):
             batch = list(queries[b0 : b0 + per_batch])
             ids, mask = self._query_rows(batch)
-            select = None
-            if self.selection != "learned" and k < n:
-                select = torch.as_tensor(np.stack([self._select(document, enc, q, k) for q in batch]))
+            select = self._ablation_select(document, enc, batch, k)
             out = model(ids, mask, doc_states=enc.states, rho=self.rho, select_index=select)
             decoded = model.decode_spans(out, max_span_len=self.max_span_len, top_n=max(8, 4 * top_k))
             for dec in decoded:
