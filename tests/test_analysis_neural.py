@@ -116,6 +116,28 @@ def test_ablation_selections_keep_exactly_the_budget(tiny_model, selection):
     assert answers
 
 
+def test_unpinned_selection_is_the_pruning_layer_alone(tiny_model, monkeypatch):
+    """ "learned" pins the question's best sentences into the kept set; "unpinned" (the ablation) does not."""
+    doc = make_contract(pages=3)
+    q = Query("Which law governs this agreement?")
+    masks = {}
+    for selection in ("learned", "unpinned"):
+        reader = NeuralReader(tiny_model, rho=0.1, selection=selection)
+        enc = reader.encode(doc)
+        calls = []
+        forward = tiny_model.forward
+        monkeypatch.setattr(
+            tiny_model, "forward", lambda *a, _f=forward, _c=calls, **kw: _c.append(kw) or _f(*a, **kw)
+        )
+        reader.span_candidates(doc, enc, [q])
+        monkeypatch.undo()
+        masks[selection] = [kw.get("pin_mask") for kw in calls]
+    assert masks["learned"] and all(m is not None and bool(m.any()) for m in masks["learned"])
+    assert masks["unpinned"] and all(m is None for m in masks["unpinned"])
+    with pytest.raises(ValueError, match="selection"):
+        NeuralReader(tiny_model, selection="bogus")
+
+
 def test_query_text_carries_the_schema_field():
     assert query_text(Query("Which law governs?", key="Governing Law")) == "Governing Law: Which law governs?"
     assert query_text(Query("What is the magic number?")) == "What is the magic number?"

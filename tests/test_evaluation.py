@@ -56,6 +56,12 @@ def test_precision_at_recall_hand_computed():
     # a duplicate match of the same gold clause adds no recall
     p3, r3 = precision_recall_curve([2, 1], [[0], [0]], 2)
     assert list(r3) == [0.5, 0.5] and list(p3) == [1.0, 1.0]
+    # ... and is neither a true nor a false positive (CUAD's TP / (TP + FP)): 1 TP, 1 FP -> 0.5, not 2/3
+    p4, r4 = precision_recall_curve([3, 2, 1], [[0], [0], []], 2)
+    assert list(p4) == [1.0, 1.0, 0.5] and list(r4) == [0.5, 0.5, 0.5]
+    # two clauses found by one prediction count twice
+    p5, r5 = precision_recall_curve([1], [[0, 1]], 2)
+    assert list(p5) == [1.0] and list(r5) == [1.0]
     assert aupr(*precision_recall_curve([], [], 3)) == 0.0
 
 

@@ -6,7 +6,10 @@ ablations, a random or a BM25-selected set of the same size), the global layers 
 and the span heads give start/end logits. Spans are mapped back to exact character offsets; each answer's
 passage is the sentence(s) holding the span, clipped to its page so the cited page shows the whole passage.
 
-Contract key terms (queries whose ``key`` is a field of the contract schema) are answered by whole clauses:
+Contract key terms (queries whose ``key`` is a field of the contract schema) whose answers are a few words --
+the parties, the title, the dates -- are answered by the phrase head (``longctx.model.phrase_head``): names,
+quoted terms and dates found in the text, scored per field, without an encoder pass. The other contract
+fields are answered by whole clauses:
 the clause head (``longctx.model.clause_head``, one probe per field; the packaged checkpoint has all 41)
 ranks the document's segments and the best ones are the answers, scored by its probability; a field without
 a probe (or a checkpoint without a clause head) goes to the lexical reader's clause
@@ -39,7 +42,8 @@ import torch
 from .reader import Answer, Query, ReaderDocument
 from .segment import segment
 
-SELECTIONS = ("learned", "random", "bm25")
+# "unpinned": the pruning layer alone, without the pinned sentences (an ablation)
+SELECTIONS = ("learned", "unpinned", "random", "bm25")
 PASSAGE_CONTEXT_CHARS = 700  # look this far around a span for its sentence boundaries
 QUERY_BATCH_TOKENS = 1 << 20  # queries per batch so that batch * N stays under this
 PIN_PASSAGES = 2  # sentences pinned into the kept set per signal (BM25, embedding cosine)
@@ -77,6 +81,7 @@ class NeuralReader:
         seed: int = 0,
         clause_head=None,
         answer_ranker=None,
+        phrase_head=None,
     ) -> None:
         if selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}")
@@ -90,6 +95,7 @@ class NeuralReader:
         self._cache_size = cache_size
         self.clause_head = clause_head
         self.answer_ranker = answer_ranker
+        self.phrase_head = phrase_head
         self._lexical = None
         self._clause_keys: set[str] | None = None
         if selection != "learned" or self.rho != model.cfg.rho:
@@ -99,6 +105,7 @@ class NeuralReader:
     def load(cls, path: str | Path, **kwargs) -> NeuralReader:
         from longctx.model.answer_ranker import AnswerRanker
         from longctx.model.clause_head import ClauseHead
+        from longctx.model.phrase_head import PhraseHead
         from longctx.model.reader_model import LongContextReader
 
         model = LongContextReader.load(path, map_location="cpu", dtype=torch.float32)
@@ -106,6 +113,7 @@ class NeuralReader:
             model = model.cuda()
         kwargs.setdefault("clause_head", ClauseHead.load(path))
         kwargs.setdefault("answer_ranker", AnswerRanker.load(path))
+        kwargs.setdefault("phrase_head", PhraseHead.load(path))
         return cls(model, **kwargs)
 
     # ---- document side --------------------------------------------------------------------------------
@@ -137,7 +145,7 @@ class NeuralReader:
     ) -> np.ndarray | None:
         """Indices of the k tokens to keep for the random / BM25 ablations (None: the learned pruning)."""
         n = enc.states.shape[0]
-        if self.selection == "learned" or k >= n:
+        if self.selection in ("learned", "unpinned") or k >= n:
             return None
         if self.selection == "random":
             rng = random.Random(f"{self.seed}|{document.id}|{query.text}")
@@ -167,7 +175,7 @@ class NeuralReader:
 
     def _ablation_select(self, document, enc: EncodedDocument, batch, k: int) -> torch.Tensor | None:
         """(B, k) kept tokens of the random / BM25 ablations, or None for the learned pruning."""
-        if self.selection == "learned" or k >= enc.states.shape[0]:
+        if self.selection in ("learned", "unpinned") or k >= enc.states.shape[0]:
             return None
         return torch.as_tensor(np.stack([self._select(document, enc, q, k) for q in batch]))
 
@@ -194,15 +202,23 @@ class NeuralReader:
     ) -> list[list[Answer]]:
         if progress:
             progress(0.0)
-        by_lexical = [self.is_clause_query(q) and not self._has_probe(q) for q in queries]
+        by_phrase = [self._has_phrase(q) for q in queries]
+        by_lexical = [
+            self.is_clause_query(q) and not self._has_probe(q) and not p
+            for q, p in zip(queries, by_phrase, strict=True)
+        ]
         out: dict[int, list[Answer]] = {}
+        phrase_idx = [i for i, p in enumerate(by_phrase) if p]
+        if phrase_idx:  # short-answer contract fields (names, title, dates): the phrase head, no encoder pass
+            found = self._phrase_answers(document, [queries[i] for i in phrase_idx], top_k)
+            out.update(zip(phrase_idx, found, strict=True))
         lexical_idx = [i for i, c in enumerate(by_lexical) if c]
         if lexical_idx:  # contract fields without a clause head: the BM25 clause ranking, no encoder pass
             lex = self.lexical
             lex.answer_threshold = self.answer_threshold
             found = lex.answer(document, [queries[i] for i in lexical_idx], top_k)
             out.update(zip(lexical_idx, found, strict=True))
-        rest = [i for i, c in enumerate(by_lexical) if not c]
+        rest = [i for i in range(len(queries)) if not by_lexical[i] and not by_phrase[i]]
         if rest:
             enc = self.encode(document, (lambda f: progress(0.7 * f)) if progress else None)
             if enc.states.shape[0] == 0:
@@ -226,6 +242,11 @@ class NeuralReader:
 
             self._lexical = LexicalReader.default()
         return self._lexical
+
+    def _has_phrase(self, query: Query) -> bool:
+        return (
+            self.phrase_head is not None and self.phrase_head.has(query.key) and self.is_clause_query(query)
+        )
 
     def _has_probe(self, query: Query) -> bool:
         return self.clause_head is not None and self.clause_head.has(query.key)
@@ -266,6 +287,34 @@ class NeuralReader:
             order = np.lexsort((np.arange(len(segs)), -probs))
             ranked = [(segs[i].start, segs[i].end, float(probs[i])) for i in order[: max(1, top_k)]]
             results.append(self._answers(document, ranked, top_k))
+        return results
+
+    def _phrase_answers(self, document: ReaderDocument, queries, top_k: int) -> list[list[Answer]]:
+        """Short-answer fields: the phrase head scores the document's phrase candidates; answers with the
+        same words (a name repeated through the contract) are one answer, at its best-scored occurrence.
+        Answers may overlap: the preamble sentence naming both parties, then each name on its own."""
+        from longctx.model.phrase_head import candidates, features, normalised
+
+        lex = self.lexical
+        idx = lex.index(document)
+        cands = candidates(document.text, idx.segments)
+        words = [normalised(t) for t in cands.texts]
+        results = []
+        for q in queries:
+            if not len(cands):
+                results.append([Answer(text=None, score=0.0)])
+                continue
+            r = lex.rank(idx, q)
+            x = features(document.text, idx.segments, cands, r.own, r.score, r.ceiling, lex.query_weights(q))
+            probs = self.phrase_head.probabilities(q.key, x)
+            ranked, seen = [], set()
+            for i in np.lexsort((cands.starts, -probs)).tolist():
+                if words[i] and words[i] not in seen:
+                    seen.add(words[i])
+                    ranked.append((int(cands.starts[i]), int(cands.ends[i]), float(probs[i])))
+                if len(ranked) >= max(1, top_k):
+                    break
+            results.append(self._answers(document, ranked, top_k, overlapping=True))
         return results
 
     def segment_index(self, document: ReaderDocument, enc: EncodedDocument):
@@ -336,7 +385,7 @@ class NeuralReader:
             rankings = [self.lexical.rank(idx, q) for q in batch]
             select = self._ablation_select(document, enc, batch, k)
             pins = None
-            if select is None and k < n:
+            if select is None and k < n and self.selection == "learned":
                 pins = self._pins(enc, [r.score for r in rankings], cosines, k)
             out = self.model(
                 ids, mask, doc_states=enc.states, rho=self.rho, select_index=select, pin_mask=pins
@@ -402,9 +451,10 @@ class NeuralReader:
                 progress(min(b0 + per_batch, len(queries)) / len(queries))
         return results
 
-    def _answers(self, document: ReaderDocument, spans, top_k: int):
-        """Answers from (char_start, char_end, confidence) best first: the top_k non-overlapping spans at or
-        above ``answer_threshold``, or one no-answer entry holding the best confidence."""
+    def _answers(self, document: ReaderDocument, spans, top_k: int, overlapping: bool = False):
+        """Answers from (char_start, char_end, confidence) best first: the top_k spans at or above
+        ``answer_threshold`` (non-overlapping unless ``overlapping``), or one no-answer entry holding the
+        best confidence."""
         text = document.text
         answers: list[Answer] = []
         taken: list[tuple[int, int]] = []
@@ -413,7 +463,7 @@ class NeuralReader:
             best = max(best, conf)
             if conf < self.answer_threshold or len(answers) >= max(1, top_k):
                 continue
-            if ce <= cs or any(cs < e and s < ce for s, e in taken):
+            if ce <= cs or (not overlapping and any(cs < e and s < ce for s, e in taken)):
                 continue
             taken.append((cs, ce))
             ps, pe = self.passage(document, cs, ce)

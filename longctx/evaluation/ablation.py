@@ -1,10 +1,11 @@
 """Compression ablations of the neural reader on the RULER-family suite, all variants on the same documents.
 
-Variants: the learned pruning layer at rho in {1.0, 0.25, 0.1, 0.05}, and at rho = 0.1 the same token budget
-filled by a seeded random selection or by the BM25 passage selection of the lexical reader (its best
-passages, best first, until the budget is spent). Every variant shares one model and one cache of document
-states, so each haystack is encoded once and the variants differ only in which tokens reach the global
-layers.
+Variants: the shipped selection (the learned pruning layer, with the question's best BM25 and embedding
+sentences pinned into the kept set) at rho in {1.0, 0.25, 0.1, 0.05}; at rho = 0.1 the pruning layer alone
+("unpinned"), and the same token budget filled by a seeded random selection or by the BM25 passage selection
+of the lexical reader (its best passages, best first, until the budget is spent). Every variant shares one
+model and one cache of document states, so each haystack is encoded once and the variants differ only in
+which tokens reach the global layers.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ VARIANTS: tuple[tuple[str, float], ...] = (
     ("learned", 0.25),
     ("learned", 0.1),
     ("learned", 0.05),
+    ("unpinned", 0.1),
     ("random", 0.1),
     ("bm25", 0.1),
 )
@@ -62,6 +64,7 @@ def run_ablation(
             answer_threshold=reader.answer_threshold,
             clause_head=reader.clause_head,
             answer_ranker=reader.answer_ranker,
+            phrase_head=reader.phrase_head,
         )
         v._cache, v._cache_size = shared, reader._cache_size
         r = run_ruler(v, lengths, tasks, n, seed, split, data_root, haystack, log=None)

@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--tasks", default=None, help="ruler: comma-separated subset of the tasks")
     ap.add_argument("--n", type=int, default=3, help="examples per cell (niah) / per task and length (ruler)")
     ap.add_argument("--split", choices=("train", "validation"), default="validation")
-    ap.add_argument("--top-k", type=int, default=3, help="cuad: answers per question")
+    ap.add_argument(
+        "--top-k", type=int, default=20, help="cuad: answers per question (CUAD scores its 20-best lists)"
+    )
     ap.add_argument("--out", type=Path, default=None, help="JSON (default results/eval-SUITE-READER.json)")
     ap.add_argument("--png", type=Path, default=None, help="niah: heatmap PNG")
     ap.add_argument("--seed", type=int, default=0)
@@ -45,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--selection",
-        choices=("learned", "random", "bm25"),
+        choices=("learned", "unpinned", "random", "bm25"),
         default="learned",
         help="neural: which tokens reach the global layers (ablations)",
     )

@@ -1,17 +1,19 @@
 """CUAD clause extraction: AUPR and precision at 80% / 90% recall on one side of the shared contract split.
 
 Matching rule (CUAD's `evaluate.py`): a predicted answer text matches a gold clause when the Jaccard overlap
-of their word sets is >= 0.5 (words: lower-cased, `. , ; :` removed, `/` split, whitespace-separated). Every
-(contract, category) question is asked with the category's schema query; each of the reader's top-k answers
-(default k = 3) is one prediction, its `score` the confidence. As in CUAD, the reader's own no-answer
-cut-off is switched off for the run (``answer_threshold = 0`` where a reader has one), so every question gets
-its top-k predictions and the ranking by confidence draws the whole curve; a reader without that knob makes
-no prediction when it answers "no answer". All
-predictions of the split are ranked by score; at each cutoff precision = matching predictions / predictions
-and recall = distinct gold clauses matched / gold clauses (located in the text by
-`evaluate_baseline.load_cuad`). Precision is interpolated (best precision at any higher recall), AUPR is the
-trapezoid area from recall 0, and P@R is 0 when the recall is never reached (all as in CUAD). Gold clauses are
-never matched across contracts or categories.
+of their word sets is >= 0.5 (words: lower-cased, `. , ; :` removed, `/` split, whitespace-separated), and
+for Parties also when the gold text is a substring of the prediction. Every (contract, category) question is
+asked with the category's schema query; each of the reader's top-k answers (k = 20 by default, the n-best
+list size CUAD's models are scored with) is one prediction, its `score` the confidence. As in CUAD, the
+reader's own no-answer cut-off is switched off for the run (``answer_threshold = 0`` where a reader has one),
+so every question gets its top-k predictions and the ranking by confidence draws the whole curve; a reader
+without that knob makes no prediction when it answers "no answer". All predictions of the split are ranked
+by score; at each cutoff, as in CUAD, a gold clause matched by any prediction is a true positive and a
+prediction matching none a false positive: precision = TP / (TP + FP), recall = TP / gold clauses (located
+in the text by `evaluate_baseline.load_cuad`). Precision is interpolated (best precision at any higher
+recall), AUPR is the trapezoid area from recall 0, and P@R is 0 when the recall is never reached (all as in
+CUAD, which sweeps the confidence in steps of 0.01 where this takes every prediction as a cutoff). Gold
+clauses are never matched across contracts or categories.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from longctx.analysis.schemas import load_schema
 from .report import (
     CUAD_IOU_THRESHOLD,
     aupr,
-    jaccard,
+    cuad_match,
     machine,
     precision_at_recall,
     precision_recall_curve,
@@ -56,7 +58,7 @@ def run_cuad(
     reader: Reader,
     split: str = "validation",
     data_root: Path | str | None = None,
-    top_k: int = 3,
+    top_k: int = 20,
     limit: int | None = None,
     out: Path | str | None = None,
     log: Callable[[str], None] | None = print,
@@ -95,7 +97,7 @@ def run_cuad(
                 answered += bool(preds)
                 for a in preds:
                     scores.append(float(a.score))
-                    matched.append([g for g, t in gold if jaccard(a.text, t) >= CUAD_IOU_THRESHOLD])
+                    matched.append([g for g, t in gold if cuad_match(a.text, t, q.key)])
                     keys.append(q.key)
             if log and (di + 1) % 10 == 0:
                 log(f"cuad {di + 1}/{len(docs)} contracts ({time.perf_counter() - t0:.0f}s)")
@@ -117,7 +119,7 @@ def run_cuad(
         "questions": len(docs) * len(queries),
         "answered_questions": answered,
         "top_k": top_k,
-        "rule": f"word-set Jaccard >= {CUAD_IOU_THRESHOLD} (CUAD evaluate.py)",
+        "rule": f"word-set Jaccard >= {CUAD_IOU_THRESHOLD}, Parties also substring (CUAD evaluate.py)",
         "overall": overall,
         "macro_aupr": float(np.mean([v["aupr"] for v in with_gold])) if with_gold else float("nan"),
         "categories": categories,

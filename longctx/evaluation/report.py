@@ -47,22 +47,31 @@ def jaccard(prediction: str, gold: str) -> float:
     return len(a & b) / len(union) if union else 0.0
 
 
+def cuad_match(prediction: str, gold: str, key: str | None) -> bool:
+    """CUAD's rule: word-set Jaccard >= 0.5; for Parties also the gold name contained in the prediction."""
+    return jaccard(prediction, gold) >= CUAD_IOU_THRESHOLD or (key == "Parties" and gold in prediction)
+
+
 def precision_recall_curve(
     scores: Sequence[float], matched: Sequence[Sequence[int]], n_gold: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Precision and recall after each prediction, predictions sorted by score (best first; ties keep input
     order). `matched[i]` are the ids of the gold clauses prediction i matches (empty: a false positive).
-    Precision = correct predictions / predictions; recall = distinct gold clauses matched / n_gold."""
+    Counted as CUAD's `evaluate.py` does: a gold clause matched by any prediction so far is one true positive,
+    a prediction matching no gold clause one false positive (a second match of an already found clause is
+    neither); precision = TP / (TP + FP), recall = TP / n_gold."""
     order = sorted(range(len(scores)), key=lambda i: -float(scores[i]))
     seen: set[int] = set()
-    tp = 0
+    fp = 0
     precisions, recalls = [], []
-    for rank, i in enumerate(order, start=1):
+    for i in order:
         if matched[i]:
-            tp += 1
             seen.update(matched[i])
-        precisions.append(tp / rank)
-        recalls.append(len(seen) / n_gold if n_gold else 0.0)
+        else:
+            fp += 1
+        tp = len(seen)
+        precisions.append(tp / (tp + fp) if tp + fp else 0.0)
+        recalls.append(tp / n_gold if n_gold else 0.0)
     return np.asarray(precisions, dtype=float), np.asarray(recalls, dtype=float)
 
 
