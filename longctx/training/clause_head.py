@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cached-only", action="store_true", help="train on the contracts already cached")
     ap.add_argument("--held-out", type=float, default=0.1)
     ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--l2", type=float, default=1e-4, help="L2 weight on the probes' encoder-feature weights")
+    ap.add_argument("--dry-run", action="store_true", help="held-out report only; write nothing")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args(argv)
@@ -163,10 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     def stack(rs):
         return [np.concatenate([r[i] for r in rs]) for i in range(3)]
 
-    head = fit(*stack(train), keys, steps=args.steps, seed=args.seed)
+    head = fit(*stack(train), keys, steps=args.steps, l2=args.l2, seed=args.seed)
     info = {"contracts": len(rows), "held_out_contracts": n_held, "held_out": report(head, held, keys)}
+    info["options"] = {"steps": args.steps, "l2": args.l2}
     print(json.dumps(info, indent=1), flush=True)
-    head = fit(*stack(rows), keys, steps=args.steps, seed=args.seed)
+    if args.dry_run:
+        return 0
+    head = fit(*stack(rows), keys, steps=args.steps, l2=args.l2, seed=args.seed)
     info["segments"] = int(sum(len(r[0]) for r in rows))
     head.save(args.checkpoint, info)
     print(f"saved to {args.checkpoint}", flush=True)
