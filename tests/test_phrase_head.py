@@ -137,15 +137,23 @@ def test_packaged_reader_answers_short_fields_with_phrases():
     reader = get_reader(SimpleNamespace(reader="neural", model_path=None))
     if getattr(reader, "phrase_head", None) is None:
         pytest.skip("the packaged checkpoint has no phrase head")
-    doc = make_contract(pages=3)
+    # the trainer kept the fields where phrases beat whole clauses on held-out training contracts
+    assert {"Document Name", "Agreement Date", "Effective Date"} <= set(reader.phrase_head.keys)
+    assert not reader.phrase_head.has("Parties")  # a clause naming the parties scored higher (docs/eval.md)
+    base = make_contract(pages=3)
+    pages = [base.text[s:e] for _, s, e in base.pages]
+    pages[0] = pages[0].replace("is entered into by", "is made as of March 1, 2024 by", 1)
+    pages[1] += " Invoices issued after June 30, 2026 are payable within 45 days."
+    doc = ReaderDocument.from_pages("dated", [(i + 1, t) for i, t in enumerate(pages)])
     queries = [
-        Query("Who are the parties that signed this contract?", key="Parties"),
         Query("What is the name or title of this contract?", key="Document Name"),
+        Query("On what date was this contract made or signed?", key="Agreement Date"),
     ]
-    parties, title = reader.answer(doc, queries, top_k=5)
-    names = {a.text for a in parties}
-    assert {"Northwind Traders Inc.", "Blue Harbor Logistics LLC"} & names, names
-    assert all(len(a.text.split()) <= 12 for a in parties) and all(a.page == 1 for a in parties[:2])
-    assert len({normalised(a.text) for a in parties}) == len(parties)  # a repeated name is one answer
+    title, date = reader.answer(doc, queries, top_k=5)
     assert "MASTER SERVICES AGREEMENT" in {a.text for a in title[:3]}, title
+    assert date[0].text == "March 1, 2024" and date[0].page == 1, date
+    assert "June 30, 2026" not in {a.text for a in date[:1]}
+    for answers in (title, date):
+        assert all(a.text == doc.text[a.char_start : a.char_end] for a in answers)
+        assert len({normalised(a.text) for a in answers}) == len(answers)  # a repeated phrase is one answer
     assert not reader._cache  # short fields need no encoder pass

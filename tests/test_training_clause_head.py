@@ -32,7 +32,7 @@ def test_fit_separates_fields_and_folds_the_standardisation(tmp_path):
     labels[:, 0] = shared[:, 0] > 3.1  # field A: an embedding direction
     labels[:, 1] = lexical[:, 1, 1] > 1.0  # field B: its BM25 passage score
     labels[:5, 1] = -1  # ignored rows
-    head = fit(shared, lexical, labels, ["A", "B"], steps=200)
+    head = fit(shared, lexical, labels, ["A", "B"], steps=200, l2=1e-4)
     for j, key in enumerate(["A", "B"]):
         p = head.probabilities(key, shared, lexical[:, j])
         assert average_precision(p, labels[:, j]) > 0.9

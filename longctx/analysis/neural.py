@@ -293,12 +293,11 @@ class NeuralReader:
         """Short-answer fields: the phrase head scores the document's phrase candidates; answers with the
         same words (a name repeated through the contract) are one answer, at its best-scored occurrence.
         Answers may overlap: the preamble sentence naming both parties, then each name on its own."""
-        from longctx.model.phrase_head import candidates, features, normalised
+        from longctx.model.phrase_head import candidates, features, ranked_phrases
 
         lex = self.lexical
         idx = lex.index(document)
         cands = candidates(document.text, idx.segments)
-        words = [normalised(t) for t in cands.texts]
         results = []
         for q in queries:
             if not len(cands):
@@ -306,14 +305,7 @@ class NeuralReader:
                 continue
             r = lex.rank(idx, q)
             x = features(document.text, idx.segments, cands, r.own, r.score, r.ceiling, lex.query_weights(q))
-            probs = self.phrase_head.probabilities(q.key, x)
-            ranked, seen = [], set()
-            for i in np.lexsort((cands.starts, -probs)).tolist():
-                if words[i] and words[i] not in seen:
-                    seen.add(words[i])
-                    ranked.append((int(cands.starts[i]), int(cands.ends[i]), float(probs[i])))
-                if len(ranked) >= max(1, top_k):
-                    break
+            ranked = ranked_phrases(self.phrase_head.probabilities(q.key, x), cands, top_k)
             results.append(self._answers(document, ranked, top_k, overlapping=True))
         return results
 

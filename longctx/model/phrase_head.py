@@ -312,6 +312,20 @@ class PhraseHead:
         return cls(body["fields"], body["mean"], body["std"], body.get("info"))
 
 
+def ranked_phrases(probs: np.ndarray, cands: Candidates, top_k: int) -> list[tuple[int, int, float]]:
+    """The top_k (start, end, probability) best first, one per distinct phrase (same words = one answer, at
+    its best-scored occurrence; phrases may overlap)."""
+    out, seen = [], set()
+    for i in np.lexsort((cands.starts, -probs)).tolist():
+        words = normalised(cands.texts[i])
+        if words and words not in seen:
+            seen.add(words)
+            out.append((int(cands.starts[i]), int(cands.ends[i]), float(probs[i])))
+            if len(out) >= max(1, top_k):
+                break
+    return out
+
+
 def normalised(text: str) -> str:
     """The words of a phrase, lower-cased: answers with the same words are one answer."""
     return " ".join(_WORD.findall(text.lower()))

@@ -70,7 +70,7 @@ def contract_rows(reader, doc, schema, cache_dir: Path | None):
     return shared, lexical, labels
 
 
-def fit(shared, lexical, labels, keys, steps: int = 300, lr: float = 0.02, l2: float = 1e-4, seed: int = 0):
+def fit(shared, lexical, labels, keys, steps: int = 300, lr: float = 0.02, l2: float = 1e-2, seed: int = 0):
     """Full-batch Adam on the masked binary cross-entropy; the feature standardisation is folded in."""
     torch.manual_seed(seed)
     mean, std = shared.mean(0), shared.std(0) + 1e-3
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cached-only", action="store_true", help="train on the contracts already cached")
     ap.add_argument("--held-out", type=float, default=0.1)
     ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--l2", type=float, default=1e-4, help="L2 weight on the probes' encoder-feature weights")
+    ap.add_argument("--l2", type=float, default=1e-2, help="L2 weight on the probes' encoder-feature weights")
     ap.add_argument("--dry-run", action="store_true", help="held-out report only; write nothing")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default=None)

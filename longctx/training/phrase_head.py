@@ -134,6 +134,52 @@ def top_k_recall(head: PhraseHead, rows: list[dict], key: str, k: int) -> float:
     return found / total if total else float("nan")
 
 
+def against_clause_head(
+    held, train, fields, phrase: PhraseHead, checkpoint: Path, cache: Path, top_k: int = 20
+) -> dict[str, dict[str, float]]:
+    """Per field, CUAD AUPR of the phrase head and of a clause head fitted on the same training contracts
+    (from the clause trainer's feature cache; contracts without cached features are left out), both
+    answering the held-out contracts with top_k-best lists under CUAD's counting."""
+    from longctx.analysis.neural import NeuralReader
+    from longctx.analysis.schemas import load_schema
+    from longctx.evaluation.cuad import cuad_metrics
+    from longctx.evaluation.report import cuad_match
+    from longctx.model.phrase_head import ranked_phrases
+    from longctx.training import clause_head as ch
+
+    reader = NeuralReader.load(checkpoint, cache_size=1)
+    schema = load_schema("contract")
+    names = [q.key for q in schema]
+    cached = [d for d in train if (cache / ch.cache_name(d.cid)).is_file()]
+    rows = [ch.contract_rows(reader, d, schema, cache) for d in cached]
+    clause = ch.fit(*[np.concatenate([r[i] for r in rows]) for i in range(3)], names)
+    scored = {q.key: {"phrase": ([], [], 0), "clause": ([], [], 0)} for q in fields}
+    for d in held:
+        if not (cache / ch.cache_name(d.cid)).is_file():
+            continue
+        shared, lexical, _ = ch.contract_rows(reader, d, schema, cache)
+        prows = contract_rows(reader.lexical, d, fields)
+        segments = reader.lexical.index(ReaderDocument.from_text(d.cid, d.text)).segments
+        cands = candidates(d.text, segments)
+        golds_by = {q.key: [d.text[s:e] for s, e in d.gold.get(q.key, [])] for q in fields}
+        for q in fields:
+            p = phrase.probabilities(q.key, prows[q.key][0])
+            by_phrase = [(d.text[s:e], sc) for s, e, sc in ranked_phrases(p, cands, top_k)]
+            c = clause.probabilities(q.key, shared, lexical[:, names.index(q.key)])
+            order = np.lexsort((np.arange(len(c)), -c))[:top_k]
+            by_clause = [(d.text[segments[i].start : segments[i].end], float(c[i])) for i in order]
+            for name, preds in (("phrase", by_phrase), ("clause", by_clause)):
+                sc, m, n = scored[q.key][name]
+                golds = golds_by[q.key]
+                for t, v in preds:
+                    sc.append(v)
+                    m.append([n + g for g, gt in enumerate(golds) if cuad_match(t, gt, q.key)])
+                scored[q.key][name] = (sc, m, n + len(golds))
+    return {
+        k: {name: round(cuad_metrics(*v)["aupr"], 3) for name, v in by.items()} for k, by in scored.items()
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     from longctx.analysis.cuad_split import cuad_split
     from longctx.analysis.evaluate_baseline import load_cuad
@@ -152,6 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--dry-run", action="store_true", help="report only; write nothing")
+    ap.add_argument(
+        "--clause-cache",
+        type=Path,
+        default=None,
+        help="the clause trainer's feature cache: keep only the fields where the phrase head beats a clause "
+        "head on the held-out contracts",
+    )
     args = ap.parse_args(argv)
     root = Path(args.data_dir or get_settings().data_root) / "cuad"
     ids = sorted(cuad_split(p.name for p in (root / "txt").glob("*.txt"))["train"])
@@ -192,8 +245,14 @@ def main(argv: list[str] | None = None) -> int:
         "held_out": held_report,
         "candidates": int(sum(len(r["texts"]) for r in rows)),
     }
+    if args.clause_cache:
+        train_docs, held_docs = docs[n_held:], docs[:n_held]
+        vs = against_clause_head(held_docs, train_docs, fields, head, args.checkpoint, args.clause_cache)
+        info["against_clause_head"] = vs
+        fields = [q for q in fields if vs[q.key]["phrase"] >= vs[q.key]["clause"]]
+        info["fields"] = [q.key for q in fields]
     print(json.dumps(info, indent=1), flush=True)
-    if args.dry_run:
+    if args.dry_run or not fields:
         return 0
     head = fit(*stack(rows), **options)
     head.info = info
