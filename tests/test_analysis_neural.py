@@ -211,6 +211,7 @@ def test_auto_and_neural_load_the_packaged_checkpoint():
     assert isinstance(default, NeuralReader)
     assert default.answer_ranker is not None and default.clause_head is not None
     assert all(default.clause_head.has(q.key) for q in load_schema("contract"))
+    assert default.clause_head.calibration is not None  # answers scored as P(matches a clause)
 
 
 @packaged
@@ -305,6 +306,15 @@ def test_clause_head_answers_schema_fields_with_whole_segments(tiny_model, tmp_p
     r = reader.lexical.rank(reader.lexical.index(doc), Query("Which law governs?", key="Governing Law"))
     probs = loaded.probabilities("Governing Law", features, field_features(r.own, r.score, r.ceiling))
     assert field[0].score == pytest.approx(float(probs.max()), abs=1e-5)
+    # with an answer calibration the scores are its probabilities of the probe's top logits, best first
+    from longctx.model.clause_head import AnswerCalibration
+
+    loaded.calibration = AnswerCalibration([0.5, 1.0, 0.0, -0.5, 0.3], {"Governing Law": -1.0}, {})
+    calibrated = reader.answer(doc, [Query("Which law governs?", key="Governing Law")], 2)[0]
+    logits = np.sort(np.log(probs) - np.log1p(-probs))[::-1][:2]
+    expect_scores = sorted(loaded.calibration.probabilities("Governing Law", logits), reverse=True)
+    assert [a.score for a in calibrated] == pytest.approx(expect_scores, abs=1e-5)
+    assert {a.char_start for a in calibrated} == {a.char_start for a in field}
     # a contract field without a probe is the lexical reader's clause ranking
     expect = LexicalReader.default()
     expect.answer_threshold = 0.0

@@ -11,7 +11,9 @@ the parties, the title, the dates -- are answered by the phrase head (``longctx.
 quoted terms and dates found in the text, scored per field, without an encoder pass. The other contract
 fields are answered by whole clauses:
 the clause head (``longctx.model.clause_head``, one probe per field; the packaged checkpoint has all 41)
-ranks the document's segments and the best ones are the answers, scored by its probability; a field without
+ranks the document's segments and the best ones are the answers, scored by its answer calibration (the
+probability that the answer matches an annotated clause; the probe's own probability for a head without one);
+a field without
 a probe (or a checkpoint without a clause head) goes to the lexical reader's clause
 ranking. Other questions take the span path: the lexically and semantically closest sentences are pinned into
 the kept set (so the span head always sees them), the span head proposes the best span in each sentence, and
@@ -283,10 +285,8 @@ class NeuralReader:
                 results.append([Answer(text=None, score=0.0)])
                 continue
             r = lex.rank(idx, q)
-            probs = self.clause_head.probabilities(q.key, shared, field_features(r.own, r.score, r.ceiling))
-            order = np.lexsort((np.arange(len(segs)), -probs))
-            ranked = [(segs[i].start, segs[i].end, float(probs[i])) for i in order[: max(1, top_k)]]
-            results.append(self._answers(document, ranked, top_k))
+            best = self.clause_head.ranked(q.key, shared, field_features(r.own, r.score, r.ceiling), top_k)
+            results.append(self._answers(document, [(segs[i].start, segs[i].end, c) for i, c in best], top_k))
         return results
 
     def _phrase_answers(self, document: ReaderDocument, queries, top_k: int) -> list[list[Answer]]:

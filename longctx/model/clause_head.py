@@ -9,6 +9,14 @@ for the field. Each field of the contract schema has its own logistic probe over
 CUAD's training contracts (``longctx.training.clause_head``); its output is a probability that the segment
 is (most of) a clause for that field, comparable across documents, which is what a ranked extraction needs.
 Fields without a probe are left to the lexical reader.
+
+A segment's probability is not yet the chance that the *answer* is right: a long clause split over several
+segments has positive segments none of which matches it by CUAD's rule, and a field's third-best segment
+is judged against the first. The answer calibration (``AnswerCalibration``) turns the probes' top-k logits
+of one question into the probability that each answer matches an annotated clause, from the logit, its gap
+to the question's best, the best itself and the rank, with a bias and slope per field -- fitted on
+out-of-fold logits of the training contracts, so that answers of different fields and documents can be
+ranked against each other (CUAD's pooled precision/recall, a review queue sorted by confidence).
 """
 
 from __future__ import annotations
@@ -86,6 +94,45 @@ def field_features(bm25_own: np.ndarray, bm25_passage: np.ndarray, bm25_ceiling:
     return np.stack([bm25_own / c, p, p - (p.max() if len(p) else 0.0)], axis=1).astype(np.float32)
 
 
+N_ANSWER_FEATURES = 5  # logit, gap to the question's best, best logit, log(1 + rank), first answer
+
+
+def answer_features(top_logits: np.ndarray) -> np.ndarray:
+    """(k, 5) features of one question's answers, given their probe logits best first."""
+    z = np.asarray(top_logits, dtype=np.float32)
+    if len(z) == 0:
+        return np.zeros((0, N_ANSWER_FEATURES), np.float32)
+    rank = np.arange(len(z), dtype=np.float32)
+    best = np.full_like(z, z[0])
+    return np.stack([z, z - best, best, np.log1p(rank), (rank == 0).astype(np.float32)], axis=1)
+
+
+class AnswerCalibration:
+    """logit P(answer matches a clause) = features @ weights + bias[field] + slope[field] * probe logit."""
+
+    def __init__(self, weights, bias: dict[str, float], slope: dict[str, float]) -> None:
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.bias = {k: float(v) for k, v in bias.items()}
+        self.slope = {k: float(v) for k, v in slope.items()}
+
+    def logits(self, key: str, features: np.ndarray) -> np.ndarray:
+        """(k,) calibrated logits of answers to a ``key`` question, given their ``answer_features``."""
+        x = np.asarray(features, dtype=np.float64)
+        return x @ self.weights + self.bias.get(key, 0.0) + self.slope.get(key, 0.0) * x[:, 0]
+
+    def probabilities(self, key: str, top_logits: np.ndarray) -> np.ndarray:
+        """(k,) probability that each of one question's answers (probe logits, best first) is right."""
+        logit = self.logits(key, answer_features(top_logits))
+        return 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))
+
+    def to_json(self) -> dict:
+        return {"weights": [round(float(w), 6) for w in self.weights], "bias": self.bias, "slope": self.slope}
+
+    @classmethod
+    def from_json(cls, body: dict) -> AnswerCalibration:
+        return cls(body["weights"], body["bias"], body["slope"])
+
+
 class ClauseHead(nn.Module):
     """Per-field logistic probes: logit = shared @ w_field + bm25 @ v_field + b_field."""
 
@@ -97,6 +144,7 @@ class ClauseHead(nn.Module):
         self.shared = nn.Parameter(torch.zeros(len(keys), dim))
         self.lexical = nn.Parameter(torch.zeros(len(keys), N_FIELD_SCALAR))
         self.bias = nn.Parameter(torch.zeros(len(keys)))
+        self.calibration: AnswerCalibration | None = None
 
     def has(self, key: str | None) -> bool:
         return key in self.index
@@ -106,11 +154,28 @@ class ClauseHead(nn.Module):
         return shared @ self.shared.T + (lexical * self.lexical).sum(-1) + self.bias
 
     @torch.inference_mode()
+    def logits(self, key: str, shared: np.ndarray, lexical: np.ndarray) -> np.ndarray:
+        """(S,) the probe's logit for each segment being a clause for ``key``."""
+        i = self.index[key]
+        return shared @ self.shared[i].numpy() + lexical @ self.lexical[i].numpy() + float(self.bias[i])
+
     def probabilities(self, key: str, shared: np.ndarray, lexical: np.ndarray) -> np.ndarray:
         """(S,) probability that each segment is a clause for ``key``."""
-        i = self.index[key]
-        logit = shared @ self.shared[i].numpy() + lexical @ self.lexical[i].numpy() + float(self.bias[i])
-        return 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))
+        return 1.0 / (1.0 + np.exp(-np.clip(self.logits(key, shared, lexical), -50.0, 50.0)))
+
+    def ranked(
+        self, key: str, shared: np.ndarray, lexical: np.ndarray, top_k: int
+    ) -> list[tuple[int, float]]:
+        """The question's best ``top_k`` segments as (index, confidence), most confident first: the answer
+        calibration's probability where the head has one, else the probe's own."""
+        z = self.logits(key, shared, lexical)
+        order = np.lexsort((np.arange(len(z)), -z))[: max(1, top_k)]
+        if self.calibration is None:
+            conf = 1.0 / (1.0 + np.exp(-np.clip(z[order], -50.0, 50.0)))
+        else:
+            conf = self.calibration.probabilities(key, z[order])
+        best = np.argsort(-conf, kind="stable")
+        return [(int(order[i]), float(conf[i])) for i in best]
 
     def save(self, directory: str | Path, info: dict | None = None) -> None:
         from safetensors.torch import save_file
@@ -119,6 +184,8 @@ class ClauseHead(nn.Module):
         sd = {k: v.detach().cpu().half().contiguous() for k, v in self.state_dict().items()}
         save_file(sd, str(d / HEAD_WEIGHTS))
         body = {"keys": self.keys, "dim": self.dim, "info": info or {}}
+        if self.calibration is not None:
+            body["calibration"] = self.calibration.to_json()
         (d / HEAD_CONFIG).write_text(json.dumps(body, indent=2))
 
     @classmethod
@@ -133,11 +200,16 @@ class ClauseHead(nn.Module):
             raise RuntimeError(f"{d / HEAD_CONFIG}: an older clause head format; retrain it")
         head = cls(list(cfg["keys"]), int(cfg["dim"]))
         head.load_state_dict({k: v.float() for k, v in load_file(str(d / HEAD_WEIGHTS)).items()})
+        if "calibration" in cfg:
+            head.calibration = AnswerCalibration.from_json(cfg["calibration"])
         return head.eval()
 
 
 __all__ = [
     "HEAD_CONFIG",
+    "N_ANSWER_FEATURES",
+    "AnswerCalibration",
+    "answer_features",
     "HEAD_WEIGHTS",
     "ClauseHead",
     "field_features",

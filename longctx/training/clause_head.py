@@ -8,8 +8,11 @@ segments partly inside (a clause's heading, the tail of a long sentence) are lef
 probes are fitted together, full batch, on every segment of every contract (no sampling, so the
 probabilities stay calibrated across documents). A share of the contracts is held out for a quick
 segment-level average-precision report; the shipped head is then refitted on all of them and written next to
-the reader checkpoint. The CUAD figures in docs/eval.md come from ``longctx eval cuad`` on the validation
-split, which this never reads.
+the reader checkpoint. Last, the answer calibration (``longctx.model.clause_head.AnswerCalibration``) is
+fitted on out-of-fold logits: the contracts are split into folds, each fold's logits come from probes fitted
+on the other folds, and each question's top-20 segments become answer examples labelled by CUAD's own rule
+(the segment's words match an annotated clause of the field). The CUAD figures in docs/eval.md come from
+``longctx eval cuad`` on the validation split, which this never reads.
 
     python -m longctx.training.clause_head --checkpoint longctx/model/checkpoint --cache runs/clause-features
 """
@@ -27,7 +30,8 @@ import numpy as np
 import torch
 
 from longctx.analysis.reader import Query, ReaderDocument
-from longctx.model.clause_head import ClauseHead, field_features
+from longctx.evaluation.report import cuad_match
+from longctx.model.clause_head import AnswerCalibration, ClauseHead, answer_features, field_features
 
 
 def segment_labels(segments, spans: list[tuple[int, int]], min_inside: float = 0.5) -> np.ndarray:
@@ -47,8 +51,19 @@ def cache_name(cid: str) -> str:
     return hashlib.sha256(cid.encode()).hexdigest()[:20] + ".npz"
 
 
+def segment_matches(text: str, segments, spans: list[tuple[int, int]], key: str) -> np.ndarray:
+    """Per segment: 1 when its text matches one of the gold clauses by CUAD's rule (``cuad_match``, wherever
+    the segment is: a clause repeated in the contract counts, as in CUAD's evaluation), else 0."""
+    golds = [text[s:e] for s, e in spans]
+    out = np.zeros(len(segments), dtype=np.int8)
+    for i, sg in enumerate(segments):
+        out[i] = any(cuad_match(text[sg.start : sg.end], g, key) for g in golds)
+    return out
+
+
 def contract_rows(reader, doc, schema, cache_dir: Path | None):
-    """(shared (S, D), lexical (S, F, 3), labels (S, F)) of one CUAD contract; shared features cached."""
+    """(shared (S, D), lexical (S, F, 3), labels (S, F), matches (S, F)) of one CUAD contract; shared
+    features cached."""
     rdoc = ReaderDocument.from_text(doc.cid, doc.text)
     path = cache_dir / cache_name(doc.cid) if cache_dir else None
     idx = reader.lexical.index(rdoc)
@@ -63,11 +78,13 @@ def contract_rows(reader, doc, schema, cache_dir: Path | None):
             np.savez(path, shared=shared.astype(np.float16))
     lexical = np.zeros((len(segs), len(schema), 3), dtype=np.float32)
     labels = np.zeros((len(segs), len(schema)), dtype=np.int8)
+    matches = np.zeros((len(segs), len(schema)), dtype=np.int8)
     for j, q in enumerate(schema):
         r = reader.lexical.rank(idx, Query(q.text, key=q.key))
         lexical[:, j] = field_features(r.own, r.score, r.ceiling)
         labels[:, j] = segment_labels(segs, doc.gold.get(q.key, []))
-    return shared, lexical, labels
+        matches[:, j] = segment_matches(doc.text, segs, doc.gold.get(q.key, []), q.key)
+    return shared, lexical, labels, matches
 
 
 def fit(shared, lexical, labels, keys, steps: int = 300, lr: float = 0.02, l2: float = 1e-2, seed: int = 0):
@@ -94,6 +111,53 @@ def fit(shared, lexical, labels, keys, steps: int = 300, lr: float = 0.02, l2: f
         head.bias -= (w * torch.as_tensor(mean)).sum(1)
         head.shared.copy_(w)
     return head.eval()
+
+
+def out_of_fold_logits(rows, keys, folds: int = 5, **fit_options) -> list[np.ndarray]:
+    """Each contract's (S, F) probe logits from probes fitted on the other folds (contract i is in fold
+    i mod ``folds``)."""
+    out: list[np.ndarray | None] = [None] * len(rows)
+    for k in range(folds):
+        train = [r for i, r in enumerate(rows) if i % folds != k]
+        head = fit(*[np.concatenate([r[c] for r in train]) for c in range(3)], keys, **fit_options)
+        for i, r in enumerate(rows):
+            if i % folds == k:
+                out[i] = np.stack([head.logits(key, r[0], r[1][:, j]) for j, key in enumerate(keys)], axis=1)
+    return out
+
+
+def answer_examples(logits, matches, top_k: int = 20):
+    """Answer-level examples: each (contract, field) question's ``top_k`` segments by logit, as
+    (features (N, 5), matches a clause (N,), field index (N,))."""
+    xs, ys, js = [], [], []
+    for z_doc, m_doc in zip(logits, matches, strict=True):
+        for j in range(z_doc.shape[1]):
+            z = z_doc[:, j]
+            order = np.lexsort((np.arange(len(z)), -z))[:top_k]
+            xs.append(answer_features(z[order]))
+            ys.append(m_doc[order, j].astype(np.float32))
+            js.append(np.full(len(order), j))
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(js)
+
+
+def fit_calibration(x, y, field, keys, steps: int = 500, lr: float = 0.05, l2: float = 1e-3):
+    """Logistic regression of 'the answer matches a clause' on the answer features, with a bias and a
+    logit slope per field (L2-shrunk towards the shared fit: rare fields have a few examples)."""
+    xt, yt, jt = torch.as_tensor(x), torch.as_tensor(y), torch.as_tensor(field)
+    w = torch.zeros(x.shape[1], requires_grad=True)
+    b = torch.zeros(len(keys), requires_grad=True)
+    a = torch.zeros(len(keys), requires_grad=True)
+    opt = torch.optim.Adam([w, b, a], lr=lr)
+    for _ in range(steps):
+        logit = xt @ w + b[jt] + a[jt] * xt[:, 0]
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, yt)
+        loss = loss + l2 * (b.pow(2).mean() + a.pow(2).mean())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    bias = {k: round(float(v), 6) for k, v in zip(keys, b.detach().tolist(), strict=True)}
+    slope = {k: round(float(v), 6) for k, v in zip(keys, a.detach().tolist(), strict=True)}
+    return AnswerCalibration(w.detach().numpy(), bias, slope)
 
 
 def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -136,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--held-out", type=float, default=0.1)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--l2", type=float, default=1e-2, help="L2 weight on the probes' encoder-feature weights")
+    ap.add_argument(
+        "--calibration-folds", type=int, default=5, help="folds for the answer calibration (0: none)"
+    )
     ap.add_argument("--dry-run", action="store_true", help="held-out report only; write nothing")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default=None)
@@ -173,6 +240,25 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     head = fit(*stack(rows), keys, steps=args.steps, l2=args.l2, seed=args.seed)
     info["segments"] = int(sum(len(r[0]) for r in rows))
+    if args.calibration_folds > 1:
+        t1 = time.perf_counter()
+        oof = out_of_fold_logits(
+            rows, keys, args.calibration_folds, steps=args.steps, l2=args.l2, seed=args.seed
+        )
+        x, y, field = answer_examples(oof, [r[3] for r in rows])
+        head.calibration = fit_calibration(x, y, field, keys)
+        cal = np.empty(len(y))
+        for j, k in enumerate(keys):
+            cal[field == j] = head.calibration.logits(k, x[field == j])
+        info["calibration"] = {
+            "folds": args.calibration_folds,
+            "answers": int(len(y)),
+            "matching": int(y.sum()),
+            "pooled_ap_probe": average_precision(x[:, 0], y.astype(np.int8)),
+            "pooled_ap_calibrated_in_sample": average_precision(cal, y.astype(np.int8)),
+            "seconds": round(time.perf_counter() - t1, 1),
+        }
+        print(json.dumps(info["calibration"], indent=1), flush=True)
     head.save(args.checkpoint, info)
     print(f"saved to {args.checkpoint}", flush=True)
     return 0
