@@ -97,6 +97,16 @@ def field_features(bm25_own: np.ndarray, bm25_passage: np.ndarray, bm25_ceiling:
 N_ANSWER_FEATURES = 5  # logit, gap to the question's best, best logit, log(1 + rank), first answer
 
 
+def sigmoid(logit: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))
+
+
+def top_segments(logits: np.ndarray, top_k: int) -> np.ndarray:
+    """Indices of the ``top_k`` highest logits, best first, ties in document order: the answers a question
+    gets, and so the answers the calibration is fitted on."""
+    return np.lexsort((np.arange(len(logits)), -logits))[:top_k]
+
+
 def answer_features(top_logits: np.ndarray) -> np.ndarray:
     """(k, 5) features of one question's answers, given their probe logits best first."""
     z = np.asarray(top_logits, dtype=np.float32)
@@ -122,8 +132,7 @@ class AnswerCalibration:
 
     def probabilities(self, key: str, top_logits: np.ndarray) -> np.ndarray:
         """(k,) probability that each of one question's answers (probe logits, best first) is right."""
-        logit = self.logits(key, answer_features(top_logits))
-        return 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))
+        return sigmoid(self.logits(key, answer_features(top_logits)))
 
     def to_json(self) -> dict:
         return {"weights": [round(float(w), 6) for w in self.weights], "bias": self.bias, "slope": self.slope}
@@ -161,7 +170,7 @@ class ClauseHead(nn.Module):
 
     def probabilities(self, key: str, shared: np.ndarray, lexical: np.ndarray) -> np.ndarray:
         """(S,) probability that each segment is a clause for ``key``."""
-        return 1.0 / (1.0 + np.exp(-np.clip(self.logits(key, shared, lexical), -50.0, 50.0)))
+        return sigmoid(self.logits(key, shared, lexical))
 
     def ranked(
         self, key: str, shared: np.ndarray, lexical: np.ndarray, top_k: int
@@ -169,9 +178,9 @@ class ClauseHead(nn.Module):
         """The question's best ``top_k`` segments as (index, confidence), most confident first: the answer
         calibration's probability where the head has one, else the probe's own."""
         z = self.logits(key, shared, lexical)
-        order = np.lexsort((np.arange(len(z)), -z))[: max(1, top_k)]
+        order = top_segments(z, max(1, top_k))
         if self.calibration is None:
-            conf = 1.0 / (1.0 + np.exp(-np.clip(z[order], -50.0, 50.0)))
+            conf = sigmoid(z[order])
         else:
             conf = self.calibration.probabilities(key, z[order])
         best = np.argsort(-conf, kind="stable")
@@ -213,6 +222,8 @@ __all__ = [
     "HEAD_WEIGHTS",
     "ClauseHead",
     "field_features",
+    "sigmoid",
+    "top_segments",
     "query_embedding",
     "segment_embeddings",
     "segment_token_ranges",

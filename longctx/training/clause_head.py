@@ -31,7 +31,13 @@ import torch
 
 from longctx.analysis.reader import Query, ReaderDocument
 from longctx.evaluation.report import cuad_match
-from longctx.model.clause_head import AnswerCalibration, ClauseHead, answer_features, field_features
+from longctx.model.clause_head import (
+    AnswerCalibration,
+    ClauseHead,
+    answer_features,
+    field_features,
+    top_segments,
+)
 
 
 def segment_labels(segments, spans: list[tuple[int, int]], min_inside: float = 0.5) -> np.ndarray:
@@ -133,7 +139,7 @@ def answer_examples(logits, matches, top_k: int = 20):
     for z_doc, m_doc in zip(logits, matches, strict=True):
         for j in range(z_doc.shape[1]):
             z = z_doc[:, j]
-            order = np.lexsort((np.arange(len(z)), -z))[:top_k]
+            order = top_segments(z, top_k)
             xs.append(answer_features(z[order]))
             ys.append(m_doc[order, j].astype(np.float32))
             js.append(np.full(len(order), j))
