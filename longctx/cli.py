@@ -49,7 +49,7 @@ def _command_line() -> str:
 
 
 def _prepare() -> None:
-    from longctx.storage.migrate import upgrade
+    from migrations.runner import upgrade
 
     upgrade(get_settings())
 
@@ -89,7 +89,7 @@ def _progress() -> Progress:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply migrations to the configured database (SQLite file by default)."""
-    from longctx.storage.migrate import current_revision, upgrade
+    from migrations.runner import current_revision, upgrade
 
     settings = get_settings()
     upgrade(settings)
@@ -303,68 +303,40 @@ def keys_create(tenant: str, name: Annotated[str, typer.Option(help="A label for
         emit_json({"id": key.record.id, "tenant": t.name, "key": key.secret})
 
 
-# ---- benchmarks -------------------------------------------------------------------------------------------
-@bench_app.command("ingest")
-def bench_ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders of PDFs.")],
-    out_path: Annotated[Path | None, typer.Option("--out", help="Markdown report to write.")] = None,
-    jobs: int = 2,
-    limit: Annotated[int | None, typer.Option(help="Only the first N files (sorted).")] = None,
-    label: Annotated[str | None, typer.Option(help="Name of this corpus in the report.")] = None,
-) -> None:
-    """Parser robustness sweep and ingest speed vs raw pypdf extraction."""
-    from longctx.bench.ingest import run
-
-    files = (
-        [f for f in _expand(paths) if f.suffix.lower() == ".pdf"] if any(p.is_dir() for p in paths) else paths
-    )
-    result = run(files, out_path, jobs, _command_line(), limit=limit, label=label)
-    emit_json(result)
-
-
-@bench_app.command("attention")
-def bench_attention(
-    max_n: Annotated[int, typer.Option(help="Largest sequence length.")] = 16384,
-    head_dims: Annotated[str, typer.Option(help="Comma-separated head dims.")] = "64,128",
-    world_sizes: Annotated[str, typer.Option(help="Comma-separated ring sizes.")] = "2,4,8",
-    backends: Annotated[
-        str | None, typer.Option(help="Comma-separated backends; default: all available.")
-    ] = None,
-    out_path: Annotated[Path | None, typer.Option("--out", help="Markdown file to update.")] = None,
-    device: str = "auto",
-) -> None:
-    """Attention kernel TFLOP/s per backend and ring efficiency."""
-    from longctx.bench.attention import run
-
-    result = run(
-        max_n=max_n,
-        head_dims=[int(x) for x in head_dims.split(",")],
-        world_sizes=[int(x) for x in world_sizes.split(",")],
-        backends=backends.split(",") if backends else None,
-        out=out_path,
-        command=_command_line(),
-        device=device,
-    )
-    emit_json(result)
-
-
+# ---- side commands: train, eval, bench (each module parses its own options) --------------------------------
 _PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
 
 @app.command(context_settings=_PASSTHROUGH)
 def train(ctx: typer.Context) -> None:
-    """Train the neural reader: --config FILE --out DIR [--set key=value] [--no-resume] [--export DEST]."""
-    from longctx.training.loop import main as train_main
+    """Train: reader | answer-ranker | clause-head | phrase-head | lexical (`longctx train -h`)."""
+    from longctx.training.cli import main as train_main
 
     raise typer.Exit(train_main(list(ctx.args)))
 
 
 @app.command("eval", context_settings=_PASSTHROUGH)
 def evaluate(ctx: typer.Context) -> None:
-    """Evaluate a reader: niah | ruler | cuad | sec10q (tables + JSON; `longctx eval -h` for options)."""
+    """Evaluate: niah | ruler | cuad | sec10q | ablation | baseline | cuad-spans (`longctx eval -h`)."""
     from longctx.evaluation.cli import main as eval_main
 
     raise typer.Exit(eval_main(list(ctx.args)))
+
+
+@bench_app.command("ingest", context_settings=_PASSTHROUGH)
+def bench_ingest(ctx: typer.Context) -> None:
+    """Parser robustness sweep and ingest speed vs raw pypdf (`longctx bench ingest -h`)."""
+    from longctx.bench.ingest import main as bench_main
+
+    raise typer.Exit(bench_main(list(ctx.args)))
+
+
+@bench_app.command("attention", context_settings=_PASSTHROUGH)
+def bench_attention(ctx: typer.Context) -> None:
+    """Attention kernel TFLOP/s per backend and ring efficiency (`longctx bench attention -h`)."""
+    from longctx.bench.attention import main as bench_main
+
+    bench_main(list(ctx.args))
 
 
 # ---- service: serve, api, worker, ui ----------------------------------------------------------------------
@@ -378,7 +350,7 @@ def serve(
     cpu_concurrency: Annotated[int, typer.Option(help="Documents parsed at once by the cpu worker.")] = 2,
 ) -> None:
     """Run everything on this machine: migrations, API, cpu + gpu workers, UI. Ctrl-C stops it all."""
-    from longctx.service import serve as run_serve
+    from longctx.supervisor import serve as run_serve
 
     raise typer.Exit(
         run_serve(
@@ -449,7 +421,7 @@ def worker(
         from prometheus_client import start_http_server
 
         start_http_server(metrics_port)
-    from workers.broker import is_embedded
+    from longctx.broker.transport import is_embedded
     from workers.celery_app import get_app
 
     settings = get_settings()
@@ -478,7 +450,7 @@ def worker(
 
 def _prepare_worker_db() -> None:
     """Workers need the schema; in the embedded default `serve` already migrated, elsewhere do it here."""
-    from longctx.storage.migrate import current_revision
+    from migrations.runner import current_revision
 
     try:
         if current_revision(get_settings()) is None:
@@ -496,7 +468,7 @@ def ui(
     import os
     import subprocess
 
-    from longctx.service import streamlit_command, webui_app_path
+    from longctx.supervisor import streamlit_command, webui_app_path
 
     app_py = webui_app_path()
     if app_py is None:

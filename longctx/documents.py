@@ -15,9 +15,10 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from longctx.config import Settings, get_settings
+from longctx.core.timestamps import utcnow
 from longctx.storage import repositories as repo
 from longctx.storage.blobs import BlobStore, StoredBlob
-from longctx.storage.models import Document, DocumentStatus, utcnow
+from longctx.storage.models import Document, DocumentStatus
 from longctx.storage.session import session_scope
 
 log = logging.getLogger(__name__)

@@ -17,14 +17,16 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from longctx.broker import dispatch
 from longctx.config import Settings, get_settings
+from longctx.core.metrics import observe_job
+from longctx.core.timestamps import as_utc, iso, utcnow
 from longctx.storage import repositories as repo
 from longctx.storage.models import Document, DocumentStatus, Finding, Job, JobKind, JobStatus
 from longctx.storage.session import session_scope
@@ -76,22 +78,6 @@ class JobOutcome:
     status: str  # succeeded | failed | waiting | skipped
     findings: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    # SQLite returns naive datetimes even for timezone=True columns; they are UTC.
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt
-
-
-def _iso(dt: datetime | None) -> str | None:
-    dt = _aware(dt)
-    return dt.isoformat() if dt is not None else None
 
 
 # ---- schemas and queries ----------------------------------------------------------------------------------
@@ -189,7 +175,7 @@ def reset_for_retry(job: Job) -> None:
     job.finished_at = None
     job.callback_status = None
     job.timings = {}
-    job.created_at = _now()
+    job.created_at = utcnow()
 
 
 # ---- output shapes (REST, CLI --json, CSV) ----------------------------------------------------------------
@@ -206,9 +192,9 @@ def job_to_dict(job: Job) -> dict[str, Any]:
         "params": job.params or {},
         "batch_id": job.batch_id,
         "callback_status": job.callback_status,
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
     }
 
 
@@ -259,7 +245,7 @@ def load_reader(settings: Settings) -> Any:
     with _reader_lock:
         reader = _readers.get(key)
         if reader is None:
-            from longctx.analysis.reader import get_reader
+            from longctx.analysis.factory import get_reader
 
             reader = get_reader(settings)
             _readers[key] = reader
@@ -376,7 +362,7 @@ def run_analysis_job(
         params = dict(job.params or {})
         tenant_id = job.tenant_id
         callback_url = job.callback_url
-        age = (_now() - _aware(job.created_at)).total_seconds()
+        age = (utcnow() - as_utc(job.created_at)).total_seconds()
         docs: list[_DocInfo] = []
         for doc_id in params.get("document_ids", []):
             d = s.get(Document, doc_id)
@@ -536,10 +522,10 @@ def _finish(
         job = s.get(Job, job_id)
         if job is None:
             return JobOutcome(job_id, "skipped")
-        started = _aware(job.started_at)
+        started = as_utc(job.started_at)
         timings = dict(timings)
         if started is not None:
-            timings["total_s"] = round((_now() - started).total_seconds(), 3)
+            timings["total_s"] = round((utcnow() - started).total_seconds(), 3)
         job.timings = timings
         repo.set_job_progress(
             s,
@@ -556,9 +542,7 @@ def _finish(
     _observe_job(status.value, timings.get("total_s"))
     if callback_url and enqueue_webhook:
         try:
-            from workers.dispatch import enqueue_webhook as send
-
-            send(job_id, settings)
+            dispatch.enqueue_webhook(job_id, settings)
         except Exception:  # the job is done either way; `callback_status` stays "pending"
             log.exception("could not enqueue the webhook of job %s", job_id)
     return outcome
@@ -566,8 +550,6 @@ def _finish(
 
 def _observe_job(status: str, seconds: float | None) -> None:
     try:
-        from longctx.api.metrics import observe_job
-
         observe_job(status, seconds)
     except Exception:  # noqa: BLE001 - metrics never break a job
         log.debug("metrics unavailable", exc_info=True)

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from longctx.config import Settings, get_settings
+from longctx.core.timestamps import iso
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,6 @@ class Delivery:
 
 
 def job_payload(job: Any, findings: int) -> dict[str, Any]:
-    from longctx.jobs import _iso
-
     return {
         "event": "job.finished",
         "job_id": job.id,
@@ -120,7 +119,7 @@ def job_payload(job: Any, findings: int) -> dict[str, Any]:
         "error": job.error,
         "findings": findings,
         "findings_url": f"/v1/jobs/{job.id}/findings",
-        "finished_at": _iso(job.finished_at),
+        "finished_at": iso(job.finished_at),
     }
 
 

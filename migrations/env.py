@@ -1,4 +1,4 @@
-"""Alembic environment: runs against the URL set by `longctx.storage.migrate` (or LONGCTX_DATABASE_URL).
+"""Alembic environment: runs against the URL set by `migrations.runner` (or LONGCTX_DATABASE_URL).
 Batch mode is on so that ALTERs work on SQLite."""
 
 from __future__ import annotations

@@ -57,8 +57,8 @@ def redis_unavailable_reason() -> str | None:
 def data_env(monkeypatch, tmp_path):  # noqa: ANN001, ANN201
     """A fresh data dir (SQLite database + embedded broker), migrated; yields the Settings."""
     from longctx.config import get_settings
-    from longctx.storage.migrate import upgrade
     from longctx.storage.session import dispose_engines
+    from migrations.runner import upgrade
 
     isolated_env(monkeypatch, tmp_path)
     _reset_workers()
@@ -122,8 +122,8 @@ class InlineQueue:
 
     @staticmethod
     def execute(name: str, args: list) -> object:
+        from longctx.broker.app import TASK_ANALYZE, TASK_DELETE, TASK_INGEST, TASK_WEBHOOK
         from workers import tasks
-        from workers.celery_app import TASK_ANALYZE, TASK_DELETE, TASK_INGEST, TASK_WEBHOOK
 
         if name == TASK_INGEST:
             return tasks.run_ingest(*args)
@@ -138,10 +138,10 @@ class InlineQueue:
 
 @pytest.fixture
 def inline_queue(data_env, monkeypatch) -> InlineQueue:  # noqa: ANN001
-    import workers.dispatch
+    import longctx.broker.dispatch as dispatch
 
     q = InlineQueue(sent=[])
-    monkeypatch.setattr(workers.dispatch, "_send", q)
+    monkeypatch.setattr(dispatch, "_send", q)
     return q
 
 

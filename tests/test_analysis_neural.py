@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from longctx.analysis import Query, ReaderDocument, get_reader
+from longctx.analysis.factory import PACKAGED_CHECKPOINT
 from longctx.analysis.lexical import LexicalReader
 from longctx.analysis.neural import NeuralReader, query_text
-from longctx.analysis.reader import PACKAGED_CHECKPOINT
 from longctx.analysis.schemas import load_schema
 from longctx.model.pruning import keep_count
 from longctx.model.reader_model import LongContextReader, ReaderConfig
@@ -154,6 +154,17 @@ def test_get_reader_loads_a_checkpoint_folder(tiny_checkpoint, tmp_path):
     assert isinstance(get_reader(SimpleNamespace(reader="auto", model_path=str(tmp_path))), LexicalReader)
 
 
+def test_get_reader_passes_the_attention_setting_to_the_global_layers(tiny_checkpoint):
+    """The `attention_backend` setting reaches the kernels through the reader, not by a settings read."""
+    reader = get_reader(
+        SimpleNamespace(reader="neural", model_path=tiny_checkpoint, attention_backend="math")
+    )
+    assert reader.model.cfg.attention_backend == "math"
+    assert {layer.backend for layer in reader.model.global_layers} == {"math"}
+    default = get_reader(SimpleNamespace(reader="neural", model_path=tiny_checkpoint))
+    assert {layer.backend for layer in default.model.global_layers} == {"auto"}
+
+
 def test_inference_path_equals_training_path(tiny_model):
     """The blockwise inference path (score all, fuse only kept) gives the training path's outputs."""
     torch.manual_seed(1)
@@ -274,8 +285,8 @@ def test_packaged_reader_finds_a_fact_by_its_key_among_distractors():
 
 
 def test_clause_head_answers_schema_fields_with_whole_segments(tiny_model, tmp_path):
-    from longctx.analysis.segment import segment
     from longctx.model.clause_head import ClauseHead
+    from longctx.text.segment import segment
 
     torch.manual_seed(3)
     head = ClauseHead(["Governing Law"], 3 * TINY["hidden"] + 4)

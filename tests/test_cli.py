@@ -94,3 +94,40 @@ def test_train_passes_its_arguments_through(env):
     assert list(out_dir.glob("ckpt-*.safetensors"))
     bad = runner.invoke(app, ["train", "--config", str(smoke), "--out", str(out_dir), "--set", "nope=1"])
     assert bad.exit_code == 2
+    named = runner.invoke(
+        app, ["train", "reader", "--config", str(smoke), "--out", str(env / "run2"), "--set", "steps=1"]
+    )
+    assert named.exit_code == 0, named.output
+    assert list((env / "run2").glob("ckpt-*.safetensors"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "prog"),
+    [
+        (["train", "reader", "-h"], "longctx train reader"),
+        (["train", "answer-ranker", "-h"], "longctx train answer-ranker"),
+        (["train", "clause-head", "-h"], "longctx train clause-head"),
+        (["train", "phrase-head", "-h"], "longctx train phrase-head"),
+        (["train", "lexical", "-h"], "longctx train lexical"),
+        (["eval", "-h"], "longctx eval"),
+        (["eval", "baseline", "-h"], "longctx eval baseline"),
+        (["eval", "cuad-spans", "-h"], "longctx eval cuad-spans"),
+        (["bench", "attention", "-h"], "longctx bench attention"),
+        (["bench", "ingest", "-h"], "longctx bench ingest"),
+    ],
+)
+def test_every_trainer_evaluator_and_bench_is_a_subcommand(env, argv, prog):
+    """cli.py is the only entrypoint: each trainer, evaluator and benchmark answers under `longctx`."""
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    assert f"usage: {prog}" in result.output
+
+
+def test_train_lists_trainers_and_refuses_unknown_ones(env):
+    listing = runner.invoke(app, ["train", "-h"])
+    assert listing.exit_code == 0
+    for name in ("reader", "answer-ranker", "clause-head", "phrase-head", "lexical"):
+        assert name in listing.output
+    bad = runner.invoke(app, ["train", "nonsense"])
+    assert bad.exit_code == 2 and "unknown trainer" in bad.output
+    assert runner.invoke(app, ["eval", "nonsense"]).exit_code == 2

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from longctx.config import get_settings
+from longctx.datasets.cuad import NormalisedText, normalise
 from longctx.ingest import ParseLimits, parse_file, sweep
-from longctx.training.cuad_spans import NormalisedText, normalise
 
 pytestmark = pytest.mark.data
 

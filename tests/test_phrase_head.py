@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from longctx.analysis import Query, get_reader
 from longctx.analysis.lexical import LexicalReader
 from longctx.analysis.reader import ReaderDocument
-from longctx.analysis.segment import segment
 from longctx.model.phrase_head import KINDS, N_FEATURES, PhraseHead, candidates, features, normalised
+from longctx.text.segment import segment
 from longctx.training.phrase_head import fit, overlap_labels, short_fields, top_k_recall
 
 from .test_analysis_reader import make_contract

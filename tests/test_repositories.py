@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from longctx.config import get_settings
 from longctx.storage import repositories as repo
-from longctx.storage.migrate import upgrade
 from longctx.storage.models import ApiKey, Document, DocumentStatus, Finding, JobKind, JobStatus
 from longctx.storage.session import session_scope
+from migrations.runner import upgrade
 from tests.util import isolated_env
 
 

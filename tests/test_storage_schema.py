@@ -10,9 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from longctx.storage.migrate import alembic_config
 from longctx.storage.models import Base
 from longctx.storage.session import make_engine
+from migrations.runner import alembic_config
 from tests.util import postgres_reachable
 
 EXPECTED_TABLES = {"tenants", "api_keys", "documents", "pages", "jobs", "findings", "audit_log", "batches"}

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from longctx.analysis.segment import Segment
 from longctx.model.clause_head import (
     N_ANSWER_FEATURES,
     AnswerCalibration,
@@ -14,6 +13,7 @@ from longctx.model.clause_head import (
     answer_features,
     field_features,
 )
+from longctx.text.segment import Segment
 from longctx.training.clause_head import (
     answer_examples,
     average_precision,

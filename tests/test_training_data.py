@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from longctx.config import get_settings
+from longctx.datasets.cuad import NormalisedText, normalise, recover_spans, split_ids
+from longctx.datasets.needles import TASKS, cuad_haystack, make_needle_example
 from longctx.model.tokenization import tokenize_text
-from longctx.training.cuad_spans import NormalisedText, normalise, recover_spans, split_ids
 from longctx.training.examples import ReaderExample, cuad_examples, needle_examples, to_token_labels
-from longctx.training.needles import TASKS, cuad_haystack, make_needle_example
 
 _TEXT = (
     "the supplier shall deliver goods services within thirty days of receipt any notice under this "

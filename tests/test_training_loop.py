@@ -168,9 +168,9 @@ def test_frozen_local_encoder_trains_the_rest_from_cached_states(tmp_path):
 def test_spliced_needles_label_the_inserted_values(tmp_path):
     """Spliced needle examples: the answer spans hold the needle values, the evidence spans the needle
     sentences, and the states away from the needles are the haystack's cached states."""
+    from longctx.datasets.needles import TASKS
     from longctx.model.tokenization import load_tokenizer
     from longctx.training.loop import build_model, state_cache
-    from longctx.training.needles import TASKS
     from longctx.training.spliced import NeedleRequest, NeedleSplicer
 
     cfg = _cfg(tmp_path / "run", "freeze_local=true", "needle_mode=spliced")

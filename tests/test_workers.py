@@ -40,7 +40,8 @@ def _findings(settings, job_id: str) -> list[tuple]:  # noqa: ANN001
 
 
 def test_celery_app_configuration(data_env):  # noqa: ANN001
-    from workers.celery_app import TASK_ANALYZE, TASK_INGEST, get_app
+    from longctx.broker.app import TASK_ANALYZE, TASK_INGEST
+    from workers.celery_app import get_app
 
     app = get_app(data_env)
     conf = app.conf
@@ -60,7 +61,7 @@ def test_messages_carry_ids_only(data_env, make_tenant):  # noqa: ANN001
 
     from sqlalchemy import create_engine, text
 
-    from workers.dispatch import enqueue_ingest
+    from longctx.broker.dispatch import enqueue_ingest
 
     enqueue_ingest("doc-123", data_env)
     engine = create_engine(f"sqlite:///{data_env.resolved_data_dir / 'broker.db'}")
@@ -177,9 +178,9 @@ def test_progress_is_reported(data_env, make_tenant):  # noqa: ANN001
 
 def test_recover_reenqueues_unfinished_work(data_env, make_tenant, inline_queue):  # noqa: ANN001
     from longctx.documents import blob_store, register_blob
+    from longctx.recovery import recover
     from longctx.storage.models import Finding
     from longctx.storage.session import session_scope
-    from workers.dispatch import recover
 
     inline_queue.run = False
     tk = make_tenant()
@@ -198,8 +199,8 @@ def test_recover_reenqueues_unfinished_work(data_env, make_tenant, inline_queue)
 def test_prune_delivered_broker_messages(data_env):  # noqa: ANN001
     from sqlalchemy import create_engine, text
 
-    from workers.broker import prune_delivered
-    from workers.dispatch import enqueue_ingest
+    from longctx.broker.dispatch import enqueue_ingest
+    from longctx.broker.transport import prune_delivered
 
     enqueue_ingest("a", data_env)
     enqueue_ingest("b", data_env)

@@ -15,6 +15,7 @@ from celery import Celery, Task
 from sqlalchemy.exc import OperationalError
 
 from longctx.config import get_settings
+from longctx.core.metrics import observe_task
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,6 @@ WAIT_MAX_RETRIES = 1_000_000
 
 def _observe(task: str, outcome: str, started: float) -> None:
     try:
-        from longctx.api.metrics import observe_task
-
         observe_task(task, outcome, time.monotonic() - started)
     except Exception:  # noqa: BLE001 - metrics never break a task
         log.debug("metrics unavailable", exc_info=True)
@@ -97,7 +96,7 @@ def run_webhook(task: Task | None, job_id: str) -> str:
 
 
 def register(app: Celery) -> None:
-    from workers.celery_app import TASK_ANALYZE, TASK_DELETE, TASK_INGEST, TASK_WEBHOOK
+    from longctx.broker.app import TASK_ANALYZE, TASK_DELETE, TASK_INGEST, TASK_WEBHOOK
 
     @app.task(name=TASK_INGEST, bind=True, shared=False, **RETRY_KW)
     def ingest(self: Task, document_id: str) -> str:

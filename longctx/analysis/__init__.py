@@ -1,6 +1,7 @@
 """Analysis engine: the reader interface, extraction schemas and the lexical baseline reader."""
 
-from .reader import Answer, Query, Reader, ReaderDocument, get_reader
+from .factory import get_reader
+from .reader import Answer, Query, Reader, ReaderDocument
 from .schemas import SCHEMAS, load_schema, schema_fields
 
 __all__ = [

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from longctx.text.segment import Segment, segment
+from longctx.text.terms import query_terms, terms
+
 from .bm25 import BM25Index
 from .reader import Answer, Query, ReaderDocument
 from .schemas import field_index
-from .segment import Segment, segment
-from .text import query_terms, terms
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "lexical_calibration.json"
 # A neighbour longer than this is left out of a passage (context, not a second page of text).

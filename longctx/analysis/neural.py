@@ -41,8 +41,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from longctx.model.tokenization import query_ids
+from longctx.text.segment import segment
+
 from .reader import Answer, Query, ReaderDocument
-from .segment import segment
 
 # "unpinned": the pruning layer alone, without the pinned sentences (an ablation)
 SELECTIONS = ("learned", "unpinned", "random", "bm25")
@@ -104,13 +106,17 @@ class NeuralReader:
             self.name = f"neural[{selection},rho={self.rho:g}]"
 
     @classmethod
-    def load(cls, path: str | Path, **kwargs) -> NeuralReader:
+    def load(cls, path: str | Path, *, attention_backend: str | None = None, **kwargs) -> NeuralReader:
+        """The reader of a checkpoint folder; ``attention_backend`` (the service setting) overrides the
+        checkpoint's choice of attention kernel family for the global layers."""
         from longctx.model.answer_ranker import AnswerRanker
         from longctx.model.clause_head import ClauseHead
         from longctx.model.phrase_head import PhraseHead
         from longctx.model.reader_model import LongContextReader
 
         model = LongContextReader.load(path, map_location="cpu", dtype=torch.float32)
+        if attention_backend is not None:
+            model.set_attention_backend(attention_backend)
         if torch.cuda.is_available():
             model = model.cuda()
         kwargs.setdefault("clause_head", ClauseHead.load(path))
@@ -324,14 +330,12 @@ class NeuralReader:
         return idx
 
     def _query_rows(self, batch: Sequence[Query]) -> tuple[torch.Tensor, torch.Tensor]:
-        from longctx.training.batching import encode_query
-
-        rows = [encode_query(query_text(q), self.model.cfg.max_query_len)[0][0] for q in batch]
+        rows = [query_ids(query_text(q), self.model.cfg.max_query_len) for q in batch]
         width = max(len(r) for r in rows)
         ids = torch.zeros(len(rows), width, dtype=torch.long)
         mask = torch.zeros(len(rows), width, dtype=torch.long)
         for i, r in enumerate(rows):
-            ids[i, : len(r)] = r
+            ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
             mask[i, : len(r)] = 1
         return ids, mask
 

@@ -1,4 +1,5 @@
-"""The reader interface every analysis backend implements, and the factory that picks one.
+"""The reader interface every analysis backend implements: queries, documents, answers (`get_reader` in
+`longctx.analysis.factory` picks the backend).
 
 Answers carry exact character offsets into `ReaderDocument.text` (the page texts joined, each followed by
 one newline, exactly as stored in SQL), so the service can cite page and characters without re-parsing.
@@ -9,10 +10,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol, runtime_checkable
-
-PACKAGED_CHECKPOINT = Path(__file__).resolve().parent.parent / "model" / "checkpoint"
 
 
 @dataclass(frozen=True)
@@ -115,45 +113,3 @@ class Reader(Protocol):
     ) -> list[list[Answer]]:
         """Per query, answers ranked best first; `[Answer(text=None, score=s)]` when there is none."""
         ...
-
-
-def _checkpoint_path(settings) -> Path:
-    path = getattr(settings, "model_path", None) if settings is not None else None
-    return Path(path).expanduser() if path else PACKAGED_CHECKPOINT
-
-
-def _load_neural(path: Path) -> Reader:
-    """The trained reader from a checkpoint folder (model.safetensors + config.json)."""
-    if not (path / "model.safetensors").is_file() or not (path / "config.json").is_file():
-        raise RuntimeError(f"{path} is not a reader checkpoint (needs model.safetensors and config.json)")
-    try:
-        from .neural import NeuralReader
-
-        return NeuralReader.load(path)
-    except (OSError, ValueError, KeyError) as exc:
-        raise RuntimeError(f"cannot load the neural reader from {path}: {exc}") from exc
-
-
-def get_reader(settings=None) -> Reader:
-    """The reader `settings.reader` asks for: "lexical", "neural" (needs a checkpoint) or "auto"
-    (neural when its checkpoint and code are present, else the lexical baseline)."""
-    if settings is None:
-        from longctx.config import get_settings
-
-        settings = get_settings()
-    mode = getattr(settings, "reader", "auto") or "auto"
-    if mode not in ("auto", "neural", "lexical"):
-        raise ValueError(f"unknown reader {mode!r}; valid: auto, neural, lexical")
-    if mode in ("auto", "neural"):
-        path = _checkpoint_path(settings)
-        if path.exists():
-            try:
-                return _load_neural(path)
-            except RuntimeError:
-                if mode == "neural":
-                    raise
-        elif mode == "neural":
-            raise RuntimeError(f"neural reader checkpoint not found at {path}")
-    from .lexical import LexicalReader
-
-    return LexicalReader.default()

@@ -40,7 +40,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            from longctx.api.metrics import REQUESTS
+            from longctx.core.metrics import REQUESTS
 
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
@@ -65,7 +65,7 @@ def check_database(settings: Settings) -> None:
 
 
 def check_broker(settings: Settings) -> None:
-    from workers.celery_app import get_app
+    from longctx.broker.app import get_app
 
     with get_app(settings).connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, timeout=READY_TIMEOUT_S)

@@ -1,4 +1,4 @@
-"""Prometheus metrics.
+"""Prometheus metrics export (`/metrics`); the counters themselves are defined in `longctx.core.metrics`.
 
 Counters and histograms live in the process that observes them (API: uploads, requests; workers:
 task durations). When `PROMETHEUS_MULTIPROC_DIR` is set (`longctx serve` sets it to `<data>/metrics`),
@@ -12,42 +12,11 @@ from __future__ import annotations
 import logging
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 log = logging.getLogger(__name__)
-
-UPLOADS = Counter("longctx_uploads_total", "Uploads received, by outcome.", ["outcome"])
-UPLOAD_BYTES = Counter("longctx_upload_bytes_total", "Bytes of accepted uploads.")
-JOBS_CREATED = Counter("longctx_jobs_created_total", "Analysis jobs created, by kind.", ["kind"])
-JOBS_FINISHED = Counter("longctx_jobs_finished_total", "Analysis jobs finished, by final status.", ["status"])
-JOB_SECONDS = Histogram(
-    "longctx_job_duration_seconds",
-    "Run time of analysis jobs (start to finish).",
-    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
-)
-TASK_SECONDS = Histogram(
-    "longctx_task_duration_seconds",
-    "Worker task durations, by task and outcome.",
-    ["task", "outcome"],
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800),
-)
-REQUESTS = Counter(
-    "longctx_http_requests_total",
-    "HTTP requests, by method, route and status.",
-    ["method", "route", "status"],
-)
-
-
-def observe_task(task: str, outcome: str, seconds: float) -> None:
-    TASK_SECONDS.labels(task=task, outcome=outcome).observe(seconds)
-
-
-def observe_job(status: str, seconds: float | None) -> None:
-    JOBS_FINISHED.labels(status=status).inc()
-    if seconds is not None:
-        JOB_SECONDS.observe(seconds)
 
 
 class SqlStateCollector:

@@ -11,11 +11,12 @@ from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
 from longctx.api.auth import Caller, authenticate
-from longctx.api.metrics import UPLOAD_BYTES, UPLOADS
 from longctx.api.schemas import DocumentAccepted, DocumentList, DocumentOut, ErrorBody, PageOut
 from longctx.api.uploads import receive_file
+from longctx.broker import dispatch
+from longctx.core.metrics import UPLOAD_BYTES, UPLOADS
+from longctx.core.timestamps import iso
 from longctx.documents import blob_store, register_blob
-from longctx.jobs import _iso
 from longctx.storage import repositories as repo
 from longctx.storage.models import Document, DocumentStatus
 from longctx.storage.session import session_scope
@@ -38,9 +39,9 @@ def doc_out(doc: Document) -> dict:
         "tokens": doc.tokens,
         "status": doc.status.value,
         "error": doc.error,
-        "created_at": _iso(doc.created_at),
-        "updated_at": _iso(doc.updated_at),
-        "parsed_at": _iso(doc.parsed_at),
+        "created_at": iso(doc.created_at),
+        "updated_at": iso(doc.updated_at),
+        "parsed_at": iso(doc.parsed_at),
     }
 
 
@@ -126,9 +127,7 @@ async def upload_document(request: Request, caller: Auth) -> dict:
         UPLOAD_BYTES.inc(up.blob.size)
     if doc["status"] == DocumentStatus.queued.value:
         # New, or a duplicate whose earlier enqueue failed: the ingest task is idempotent either way.
-        from workers.dispatch import enqueue_ingest
-
-        await run_in_threadpool(_enqueue, enqueue_ingest, doc["id"], settings)
+        await run_in_threadpool(_enqueue, dispatch.enqueue_ingest, doc["id"], settings)
     return {
         "id": doc["id"],
         "filename": doc["filename"],
@@ -217,9 +216,7 @@ def delete_document(request: Request, caller: Auth, document_id: str) -> dict:
             object_id=document_id,
         )
     try:
-        from workers.dispatch import enqueue_delete
-
-        enqueue_delete(document_id, caller.tenant_id, caller.actor, settings)
+        dispatch.enqueue_delete(document_id, caller.tenant_id, caller.actor, settings)
     except Exception:
         log.warning("could not enqueue the deletion of %s; deleting inline", document_id, exc_info=True)
         from longctx.documents import delete_document as remove

@@ -10,7 +10,6 @@ from fastapi.responses import Response
 from sqlalchemy import func, select
 
 from longctx.api.auth import Caller, authenticate
-from longctx.api.metrics import JOBS_CREATED
 from longctx.api.schemas import (
     BatchAccepted,
     BatchOut,
@@ -25,6 +24,9 @@ from longctx.api.schemas import (
     SchemaList,
     WebhookSecret,
 )
+from longctx.broker import dispatch
+from longctx.core.metrics import JOBS_CREATED
+from longctx.core.timestamps import iso
 from longctx.jobs import (
     JobRequestError,
     create_analysis_job,
@@ -48,12 +50,10 @@ ANALYSIS_KINDS = (JobKind.questions, JobKind.extraction)
 
 def _enqueue_jobs(settings, job_ids: list[str]) -> None:  # noqa: ANN001
     """Enqueue after the commit; a job that cannot be queued is marked failed (retry it later)."""
-    from workers.dispatch import enqueue_analyze
-
     failed = []
     for job_id in job_ids:
         try:
-            enqueue_analyze(job_id, settings)
+            dispatch.enqueue_analyze(job_id, settings)
         except Exception:
             log.exception("could not enqueue job %s", job_id)
             failed.append(job_id)
@@ -298,12 +298,10 @@ def _batch_summary(s, batch: Batch) -> dict:  # noqa: ANN001
         counts[j.status.value] = counts.get(j.status.value, 0) + 1
     done = (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
     progress = sum(1.0 if j.status in done else j.progress for j in jobs) / len(jobs) if jobs else 1.0
-    from longctx.jobs import _iso
-
     return {
         "id": batch.id,
         "name": batch.name,
-        "created_at": _iso(batch.created_at),
+        "created_at": iso(batch.created_at),
         "total": len(jobs),
         "counts": counts,
         "progress": round(progress, 4),

@@ -14,9 +14,7 @@ from types import ModuleType
 
 import torch
 
-Tensor = torch.Tensor
-
-HALF = (torch.float16, torch.bfloat16)
+from longctx.attention.block import HALF, BlockKernel, Tensor, backward_lse
 
 
 @functools.cache
@@ -69,8 +67,6 @@ def _fa_forward(q, k, v, scale, causal=False, mask=None):
 
 
 def _fa_backward(dout, q, k, v, out, lse, scale, causal=False, mask=None):
-    from longctx.attention.kernels import backward_lse
-
     fa = _module("flash_attn.flash_attn_interface")
     dq = torch.empty_like(_bshd(q).contiguous())
     dk = torch.empty_like(_bshd(k).contiguous())
@@ -104,8 +100,6 @@ def flash_attn_kernel():
     """The flash_attn block kernel, or None when flash_attn is not importable."""
     if not flash_attn_available():
         return None
-    from longctx.attention.kernels import BlockKernel
-
     return BlockKernel(
         "flash_attn", _fa_forward, _fa_backward, ("cuda",), HALF, False, 256, flash_attn_available
     )

@@ -15,47 +15,16 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 
+from longctx.attention import flash
+from longctx.attention.block import HALF, BlockKernel, Tensor, backward_lse
+
 log = logging.getLogger(__name__)
 
-Tensor = torch.Tensor
-ForwardFn = Callable[[Tensor, Tensor, Tensor, float, bool, Tensor | None], tuple[Tensor, Tensor]]
-BackwardFn = Callable[
-    [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, float, bool, Tensor | None],
-    tuple[Tensor, Tensor, Tensor],
-]
-
-HALF = (torch.float16, torch.bfloat16)
 # Working-set cap of the math backend's score tile; keeps 256K-token blocks from allocating N^2 scores.
 MATH_TILE_BYTES = 256 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class BlockKernel:
-    """One attention backend: forward/backward on a block and what it can serve."""
-
-    name: str
-    forward: ForwardFn
-    backward: BackwardFn
-    devices: tuple[str, ...]
-    dtypes: tuple[torch.dtype, ...]
-    supports_mask: bool
-    max_head_dim: int = 1 << 30
-    available: Callable[[], bool] = field(default=lambda: True)
-
-    def serves(self, device: torch.device | str, dtype: torch.dtype, need_mask: bool, head_dim: int) -> bool:
-        dev = torch.device(device).type
-        return (
-            dev in self.devices
-            and dtype in self.dtypes
-            and (self.supports_mask or not need_mask)
-            and head_dim <= self.max_head_dim
-            and self.available()
-        )
 
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -91,11 +60,6 @@ def _fix_empty_rows(out: Tensor, lse: Tensor, mask: Tensor | None) -> tuple[Tens
         lse = lse.masked_fill(empty, -math.inf)
         out = out.masked_fill(empty[..., None], 0.0)
     return out, lse
-
-
-def backward_lse(lse: Tensor) -> Tensor:
-    """lse for backward kernels: rows with no keys get +inf so that exp(s - lse) = 0 instead of NaN."""
-    return torch.where(torch.isneginf(lse), torch.full_like(lse, math.inf), lse)
 
 
 # ----------------------------------------------------------------------------------------------- math
@@ -347,12 +311,6 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def _flash_attn_kernel() -> BlockKernel | None:
-    from longctx.attention import flash
-
-    return flash.flash_attn_kernel()
-
-
 def _with_math_fallback(kernel: BlockKernel) -> BlockKernel:
     """Fused backward entry points are private ATen ops; if one rejects its arguments, fall back to math."""
 
@@ -419,7 +377,7 @@ def get_kernel(name: str) -> BlockKernel:
     """A backend by exact name (``math``, ``sdpa_cpu``, ``sdpa_flash``, ``sdpa_cudnn``, ``sdpa_efficient``,
     ``flash_attn``)."""
     if name == "flash_attn":
-        kernel = _flash_attn_kernel()
+        kernel = flash.flash_attn_kernel()
         if kernel is None:
             raise RuntimeError("flash_attn is not importable (install the [flash] extra on a CUDA machine)")
         return kernel
@@ -453,15 +411,12 @@ def select_backend(
 ) -> BlockKernel:
     """Pick the block kernel for a case.
 
-    ``name`` is a family (``auto`` — which reads ``get_settings().attention_backend`` — ``sdpa``,
-    ``flash_attn``, ``math``) or an exact backend name. A family falls back along its preference list (e.g.
-    to a mask-capable kernel when a padding mask is present); an exact name that cannot serve the case
-    raises, so an explicit choice is never silently ignored.
+    ``name`` is a family (``auto``, ``sdpa``, ``flash_attn``, ``math``) or an exact backend name; the
+    service's ``attention_backend`` setting reaches here through the reader's config, never read here. A
+    family falls back along its preference list (e.g. to a mask-capable kernel when a padding mask is
+    present); an exact name that cannot serve the case raises, so an explicit choice is never silently
+    ignored.
     """
-    if name == "auto":
-        from longctx.config import get_settings
-
-        name = get_settings().attention_backend
     if name in FAMILIES:
         for candidate in FAMILIES[name]:
             try:

@@ -23,7 +23,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from longctx.attention import flash
-from longctx.attention.kernels import BlockKernel, compute_dtype, select_backend
+from longctx.attention.block import BlockKernel
+from longctx.attention.kernels import compute_dtype, select_backend
 from longctx.attention.layout import Call, Chunk, block_plan, chunks_for_lengths
 from longctx.attention.merge import Accumulator
 
@@ -310,8 +311,8 @@ def ring_attention(
         key_padding_mask: ``(batch, local_len)`` bool, True = real key; give it on every rank or none.
         layout: ``contiguous`` | ``zigzag`` | ``striped`` (see :mod:`.layout`); zigzag/striped balance
             causal work.
-        backend: ``auto`` (the ``attention_backend`` setting), a family (``sdpa``, ``flash_attn``,
-            ``math``) or an exact kernel name; see :func:`select_backend`.
+        backend: a family (``auto``, ``sdpa``, ``flash_attn``, ``math``) or an exact kernel name; see
+            :func:`select_backend`.
         shard_lengths: every rank's local length, if known; otherwise one small all_gather finds them.
         return_lse: also return the fp32 log-sum-exp ``(batch, heads, local_len)``.
 

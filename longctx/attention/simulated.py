@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import torch
 
-from longctx.attention.kernels import BlockKernel, compute_dtype, select_backend
+from longctx.attention.block import BlockKernel
+from longctx.attention.kernels import compute_dtype, select_backend
 from longctx.attention.merge import Accumulator
 from longctx.attention.ring import RingSetup, backward_blocks, forward_blocks
 

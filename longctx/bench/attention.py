@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import os
 import platform
 import statistics
 import sys
@@ -436,8 +435,3 @@ def main(argv: list[str] | None = None) -> dict:
     )
     print(markdown(result))
     return result
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
-    main()

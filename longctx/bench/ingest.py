@@ -341,7 +341,3 @@ def main(argv: list[str] | None = None) -> int:
         f"hung={s['hung']} pages={s['total_pages']} wall={s['wall_s']:.1f}s"
     )
     return 1 if s["crashed"] or s["hung"] else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

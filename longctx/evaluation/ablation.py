@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from longctx.training.needles import TASKS
+from longctx.datasets.needles import TASKS
 
 from .report import length_label, machine, table, write_json
 from .ruler import run_ruler

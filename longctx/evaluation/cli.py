@@ -1,12 +1,17 @@
-"""`longctx eval {niah,ruler,cuad,sec10q}`: evaluate a reader, print a table and write JSON."""
+"""`longctx eval SUITE ...`: evaluate a reader, print a table and write JSON.
+
+niah, ruler, cuad, sec10q and ablation share the options below; `baseline` (the lexical reader's CUAD report)
+and `cuad-spans` (how many CUAD clauses are located in the text) parse their own (`longctx eval baseline -h`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from longctx.training.needles import TASKS as ALL_TASKS
+from longctx.datasets.needles import TASKS as ALL_TASKS
 
 
 def parse_lengths(s: str) -> list[int]:
@@ -25,9 +30,27 @@ def parse_floats(s: str) -> list[float]:
     return [float(x) for x in s.split(",") if x.strip()]
 
 
+def _baseline(argv: list[str]) -> int:
+    from .baseline import main
+
+    return main(argv)
+
+
+def _cuad_spans(argv: list[str]) -> int:
+    from longctx.datasets.cuad import main
+
+    return main(argv)
+
+
+#: suites with options of their own: name -> entry taking the suite's argv
+OWN_OPTIONS: dict[str, Callable[[list[str]], int]] = {"baseline": _baseline, "cuad-spans": _cuad_spans}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="longctx eval", description=__doc__)
-    ap.add_argument("suite", choices=("niah", "ruler", "cuad", "sec10q", "ablation"))
+    ap = argparse.ArgumentParser(
+        prog="longctx eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("suite", choices=("niah", "ruler", "cuad", "sec10q", "ablation", *OWN_OPTIONS))
     ap.add_argument("--reader", choices=("lexical", "neural", "auto"), default=None, help="default: settings")
     ap.add_argument("--lengths", type=parse_lengths, default=None, help="e.g. 2K,8K,32K,128K")
     ap.add_argument("--depths", type=parse_floats, default=None, help="niah: e.g. 0,0.25,0.5,0.75,1")
@@ -58,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_reader(mode: str | None, rho: float | None = None, selection: str = "learned", checkpoint=None):
-    from longctx.analysis.reader import get_reader
+    from longctx.analysis.factory import get_reader
     from longctx.config import get_settings
 
     settings = get_settings()
@@ -80,6 +103,9 @@ def load_reader(mode: str | None, rho: float | None = None, selection: str = "le
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in OWN_OPTIONS:
+        return OWN_OPTIONS[argv[0]](argv[1:])
     args = build_parser().parse_args(argv)
     try:
         reader = load_reader(args.reader, args.rho, args.selection, args.checkpoint)
@@ -163,7 +189,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"wrote {out}" + (f" and {args.png}" if args.suite == "niah" and args.png else ""))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,7 +10,7 @@ so every question gets its top-k predictions and the ranking by confidence draws
 without that knob makes no prediction when it answers "no answer". All predictions of the split are ranked
 by score; at each cutoff, as in CUAD, a gold clause matched by any prediction is a true positive and a
 prediction matching none a false positive: precision = TP / (TP + FP), recall = TP / gold clauses (located
-in the text by `evaluate_baseline.load_cuad`). Precision is interpolated (best precision at any higher
+in the text by `longctx.datasets.cuad.load_cuad`). Precision is interpolated (best precision at any higher
 recall), AUPR is the trapezoid area from recall 0, and P@R is 0 when the recall is never reached (all as in
 CUAD, which sweeps the confidence in steps of 0.01 where this takes every prediction as a cutoff). Gold
 clauses are never matched across contracts or categories.
@@ -24,10 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from longctx.analysis.cuad_split import cuad_split
-from longctx.analysis.evaluate_baseline import load_cuad
 from longctx.analysis.reader import Reader, ReaderDocument
 from longctx.analysis.schemas import load_schema
+from longctx.datasets.cuad import cuad_split, load_cuad
 
 from .report import (
     CUAD_IOU_THRESHOLD,

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from longctx.analysis.reader import Query, Reader, ReaderDocument
-from longctx.training.needles import make_needle_example
+from longctx.datasets.needles import make_needle_example
 
 from .report import heatmap_png, length_label, machine, spans_found, table, write_json
 

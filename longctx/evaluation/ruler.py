@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from longctx.analysis.reader import Answer, Query, Reader, ReaderDocument
-from longctx.training.needles import TASKS, make_needle_example
+from longctx.datasets.needles import TASKS, make_needle_example
 
 from .report import length_label, machine, spans_found, table, write_json
 

@@ -1,32 +1,48 @@
 """SEC 10-Q single-document questions: is the gold answer inside the reader's top cited passage.
 
-Reuses the baseline evaluation (`longctx.analysis.evaluate_baseline`): PDFs parsed with the service's parser
-(pypdfium2 fallback), and its matching: an amount or percentage of the gold answer (years, "10" and numbers in
-the question left out) occurs in the passage, or, for answers without such numbers, half of the answer's
-content terms do. The "top cited passage" is the top-1 answer's passage (its answer text when it has none);
-no answer counts as a miss. Hits within the top-3 passages are reported as well.
+PDFs are parsed with the service's parser (pypdfium2 fallback). Matching: an amount or percentage of the gold
+answer (years, "10" and numbers in the question left out) occurs in the passage, or, for answers without such
+numbers, half of the answer's content terms do. The "top cited passage" is the top-1 answer's passage (its
+answer text when it has none); no answer counts as a miss. Hits within the top-3 passages are reported as
+well.
 """
 
 from __future__ import annotations
 
-import csv
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from longctx.analysis.evaluate_baseline import _answer_needles, _norm_text, _parse_pdf
 from longctx.analysis.reader import Answer, Query, Reader, ReaderDocument
-from longctx.analysis.text import terms
+from longctx.datasets.sec10q import load_report, question_pdf, sec10q_dir, single_doc_questions
+from longctx.text.terms import terms
 
 from .report import machine, table, write_json
 
 
+def norm_text(s: str) -> str:
+    return " ".join(s.lower().replace(",", "").split())
+
+
+def answer_needles(answer: str, question: str) -> list[str]:
+    """Amounts and percentages of the gold answer, what must appear in a passage; years, form numbers
+    ("10-Q") and numbers already in the question are left out, since any passage may contain them."""
+    asked = set(re.findall(r"\d+", question))
+    out = []
+    for n in re.findall(r"\$?\d[\d,]*(?:\.\d+)?%?", answer):
+        n = n.replace("$", "").replace(",", "").rstrip("%").rstrip(".")
+        if len(n) >= 2 and n != "10" and not re.fullmatch(r"(19|20)\d\d", n) and n not in asked:
+            out.append(n)
+    return out
+
+
 def passage_contains_answer(passage: str, answer: str, question: str) -> bool:
-    needles = _answer_needles(answer, question)
+    needles = answer_needles(answer, question)
     if needles:
-        norm = _norm_text(passage)
+        norm = norm_text(passage)
         return any(n in norm for n in needles)
     want = set(terms(answer))
     return bool(want) and len(want & set(terms(passage))) >= 0.5 * len(want)
@@ -47,16 +63,11 @@ def run_sec10q(
         from longctx.config import get_settings
 
         data_root = get_settings().data_root
-    root = Path(data_root) / "sec10q" if data_root is not None else None
-    if root is None or not (root / "qna_data.csv").exists():
+    if data_root is None:
         raise FileNotFoundError("SEC 10-Q data not found (set LONGCTX_SHARED_DATA_DIR)")
-    try:
-        from longctx.ingest import parse_path_inprocess
-    except ImportError:  # pragma: no cover
-        parse_path_inprocess = None
+    root = sec10q_dir(data_root)
     t0 = time.perf_counter()
-    with open(root / "qna_data.csv", encoding="utf-8-sig", newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if "single" in r["Question Type"].lower()]
+    rows = single_doc_questions(root)
     if limit:
         rows = rows[:limit]
     docs: dict[str, ReaderDocument] = {}
@@ -64,13 +75,12 @@ def run_sec10q(
     top1, top3, answered, skipped = [], [], 0, 0
     by_type: dict[str, list[bool]] = {}
     for r in rows:
-        name = r["Source Docs"].strip().strip("*")
-        path = next(iter(sorted((root / "docs").glob(f"*{name}*"))), None)
+        path = question_pdf(root, r)
         if path is None:
             skipped += 1
             continue
         if path.name not in docs:
-            docs[path.name], how = _parse_pdf(path, parse_path_inprocess)
+            docs[path.name], how = load_report(path)
             parsed_with[how] = parsed_with.get(how, 0) + 1
         answers = [a for a in reader.answer(docs[path.name], [Query(r["Question"])], top_k=3)[0] if a.text]
         answered += bool(answers)

@@ -1,7 +1,7 @@
 """The clause head: one linear probe per contract field over a document's segments (contract key terms).
 
 Contract fields are answered by whole clauses, judged by word overlap with the annotated clause (CUAD's rule),
-so the reader ranks segments (``longctx.analysis.segment``) rather than token spans for them. A segment is
+so the reader ranks segments (``longctx.text.segment``) rather than token spans for them. A segment is
 described by the mean of its tokens' local-encoder states (the MiniLM encoder's own sentence-embedding
 pooling), the same for the segments before and after it (its section context), its length, position and
 heading flag -- all query-independent, computed once per document -- plus the lexical reader's BM25 scores

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from longctx.analysis.segment import Segment
+from longctx.text.segment import Segment
+from longctx.text.terms import terms
 
 HEAD_FILE = "phrase_head.json"
 KINDS = ("quoted_inner", "quoted_outer", "bracketed", "name", "date", "heading", "segment")
@@ -198,8 +199,6 @@ def features(
     """(C, N_FEATURES) features of every candidate for one field; ``own``/``passage`` are the field's BM25
     scores of each segment (``LexicalReader.rank``), ``ceiling`` the document's scoring scale and
     ``query_weights`` the field query's stemmed terms (``LexicalReader.query_weights``)."""
-    from longctx.analysis.text import terms
-
     n = len(cands)
     x = np.zeros((n, N_FEATURES), dtype=np.float32)
     if n == 0:

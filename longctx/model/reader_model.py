@@ -164,6 +164,12 @@ class LongContextReader(nn.Module):
         for lin in (self.span_head, self.no_answer_head):
             lin.apply(_init)
 
+    def set_attention_backend(self, name: str) -> None:
+        """Kernel family or exact kernel the global layers' attention uses (see ``select_backend``)."""
+        self.cfg.attention_backend = name
+        for layer in self.global_layers:
+            layer.backend = name
+
     # ---- encoding -------------------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:

@@ -86,6 +86,15 @@ class TokenizedDocument:
             return cls(ids=data["ids"].astype(np.int32), offsets=data["offsets"].astype(np.int64))
 
 
+def query_ids(query: str, max_len: int) -> list[int]:
+    """The query row the reader reads: ``[CLS] q [SEP]``, q truncated so the row fits ``max_len``. One
+    definition for training and inference, so the two cannot drift apart."""
+    tok = load_tokenizer()
+    sp = special_ids(tok)
+    ids = tok.encode(query, add_special_tokens=False).ids[: max(max_len - 2, 0)]
+    return [sp["[CLS]"], *ids, sp["[SEP]"]]
+
+
 def _segments(text: str, size: int) -> list[tuple[int, str]]:
     """Cut text into pieces of about `size` chars, each cut just after a whitespace character."""
     out: list[tuple[int, str]] = []

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from longctx.core.timestamps import utcnow
 from longctx.storage.models import (
     ApiKey,
     AuditEntry,
@@ -28,7 +29,6 @@ from longctx.storage.models import (
     JobStatus,
     Page,
     Tenant,
-    utcnow,
 )
 
 KEY_PREFIX = "lcx"

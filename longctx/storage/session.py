@@ -18,7 +18,7 @@ _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
 
-def _normalise(url: str) -> str:
+def normalise_url(url: str) -> str:
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         # psycopg 3 is the driver we depend on.
@@ -27,7 +27,7 @@ def _normalise(url: str) -> str:
 
 
 def make_engine(url: str, busy_timeout_ms: int = 30_000) -> Engine:
-    url = _normalise(url)
+    url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

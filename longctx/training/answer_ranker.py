@@ -4,7 +4,7 @@ Rows: for every question, the neural reader's candidate answers (one best span p
 ``NeuralReader.span_candidates``) with their features; a candidate is positive when its span overlaps a gold
 answer. Questions come from
 
-- the RULER-family needle tasks (``longctx.training.needles``) on TRAINING-split CUAD haystacks at several
+- the RULER-family needle tasks (``longctx.datasets.needles``) on TRAINING-split CUAD haystacks at several
   lengths and depths, plus single-needle questions about a key that is not in the document (no answer);
 - the CUAD training contracts, each asked all 41 category questions as free questions (gold: the annotated
   clauses; a category without a clause is a no-answer question).
@@ -13,7 +13,7 @@ Validation contracts and haystacks are never used. A share of the documents is h
 ranker's top-1 compares with the span head's own and with BM25's; the ranker is then written next to the
 reader checkpoint.
 
-    python -m longctx.training.answer_ranker --checkpoint longctx/model/checkpoint --rows runs/ranker-rows.npz
+    longctx train answer-ranker --checkpoint longctx/model/checkpoint --rows runs/ranker-rows.npz
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ _KEY = re.compile(r"for ([a-z]+-[a-z]+)\?$")
 def needle_documents(per_cell: int, lengths=NEEDLE_LENGTHS, seed: int = 0, data_root=None):
     """(document id, text, [(Query, gold spans)]) of generated training-split needle tasks; different
     ``seed`` values draw different examples."""
-    from .needles import TASKS, make_needle_example
+    from longctx.datasets.needles import TASKS, make_needle_example
 
     out = []
     for length in lengths:
@@ -61,10 +61,9 @@ def needle_documents(per_cell: int, lengths=NEEDLE_LENGTHS, seed: int = 0, data_
 
 def cuad_documents(contracts: int, seed: int = 0, data_root=None):
     """(document id, text, [(Query, gold clause spans)]) of seeded CUAD training contracts, free questions."""
-    from longctx.analysis.cuad_split import cuad_split
-    from longctx.analysis.evaluate_baseline import load_cuad
     from longctx.analysis.schemas import load_schema
     from longctx.config import get_settings
+    from longctx.datasets.cuad import cuad_split, load_cuad
 
     root = Path(data_root or get_settings().data_root) / "cuad"
     ids = sorted(cuad_split(p.name for p in (root / "txt").glob("*.txt"))["train"])
@@ -218,7 +217,7 @@ def cross_validated_operating_points(x, y, qid, did, weights, is_needle, seed: i
 def main(argv: list[str] | None = None) -> int:
     from longctx.analysis.neural import NeuralReader
 
-    ap = argparse.ArgumentParser(prog="python -m longctx.training.answer_ranker", description=__doc__)
+    ap = argparse.ArgumentParser(prog="longctx train answer-ranker", description=__doc__)
     ap.add_argument(
         "--checkpoint", type=Path, required=True, help="reader checkpoint dir (ranker saved there)"
     )
@@ -283,7 +282,3 @@ def main(argv: list[str] | None = None) -> int:
     ranker.info = info
     print(f"saved {ranker.save(args.checkpoint)}", flush=True)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

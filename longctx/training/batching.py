@@ -22,7 +22,7 @@ from longctx.model.tokenization import (
     TokenizedDocument,
     chunk_layout,
     load_tokenizer,
-    special_ids,
+    query_ids,
     tokenize_text,
 )
 
@@ -49,11 +49,7 @@ class ReaderBatch:
 
 def encode_query(query: str, max_len: int) -> tuple[Tensor, Tensor]:
     """``[CLS] q [SEP]`` (q truncated so the row fits ``max_len``) -> ids (1, Q), mask (1, Q)."""
-    tok = load_tokenizer()
-    sp = special_ids(tok)
-    ids = tok.encode(query, add_special_tokens=False).ids[: max(max_len - 2, 0)]
-    row = [sp["[CLS]"], *ids, sp["[SEP]"]]
-    t = torch.tensor([row], dtype=torch.long)
+    t = torch.tensor([query_ids(query, max_len)], dtype=torch.long)
     return t, torch.ones_like(t)
 
 

@@ -14,7 +14,7 @@ on the other folds, and each question's top-20 segments become answer examples l
 (the segment's words match an annotated clause of the field). The CUAD figures in docs/eval.md come from
 ``longctx eval cuad`` on the validation split, which this never reads.
 
-    python -m longctx.training.clause_head --checkpoint longctx/model/checkpoint --cache runs/clause-features
+    longctx train clause-head --checkpoint longctx/model/checkpoint --cache runs/clause-features
 """
 
 from __future__ import annotations
@@ -192,13 +192,12 @@ def report(head: ClauseHead, rows, keys) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from longctx.analysis.cuad_split import cuad_split
-    from longctx.analysis.evaluate_baseline import load_cuad
     from longctx.analysis.neural import NeuralReader
     from longctx.analysis.schemas import load_schema
     from longctx.config import get_settings
+    from longctx.datasets.cuad import cuad_split, load_cuad
 
-    ap = argparse.ArgumentParser(prog="python -m longctx.training.clause_head", description=__doc__)
+    ap = argparse.ArgumentParser(prog="longctx train clause-head", description=__doc__)
     ap.add_argument("--checkpoint", type=Path, required=True, help="reader checkpoint dir (head saved there)")
     ap.add_argument("--contracts", type=int, default=0, help="training contracts (seeded pick; 0 = all)")
     ap.add_argument("--cache", type=Path, default=None, help="per-contract feature cache (resumable)")
@@ -268,7 +267,3 @@ def main(argv: list[str] | None = None) -> int:
     head.save(args.checkpoint, info)
     print(f"saved to {args.checkpoint}", flush=True)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

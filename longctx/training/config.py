@@ -12,10 +12,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from longctx.datasets.needles import TASKS
 from longctx.model.pruning import MODES
 from longctx.model.reader_model import ReaderConfig
-
-from .needles import TASKS
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 

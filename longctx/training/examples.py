@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from longctx.analysis.schemas import load_schema
+from longctx.datasets.cuad import recover_spans
+from longctx.datasets.needles import TASKS, make_needle_example
 from longctx.model.tokenization import TokenizedDocument
-
-from .cuad_spans import recover_spans
-from .needles import TASKS, make_needle_example
 
 
 @dataclass

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from longctx.datasets.needles import make_needle_example
 from longctx.model.pruning import keep_count
 from longctx.model.reader_model import LongContextReader
 from longctx.model.tokenization import TOKENIZER_DIR
@@ -36,7 +37,6 @@ from longctx.model.tokenization import TOKENIZER_DIR
 from .batching import ReaderBatch, make_batch, synthetic_haystack
 from .config import TrainConfig
 from .examples import ReaderExample, cuad_examples
-from .needles import make_needle_example
 from .spliced import NeedleRequest, NeedleSplicer, spliced_batch
 
 log = logging.getLogger(__name__)
@@ -564,7 +564,7 @@ def export(
 
 # ---- CLI --------------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="longctx train", description="Train the long-context reader.")
+    p = argparse.ArgumentParser(prog="longctx train reader", description="Train the long-context reader.")
     p.add_argument("--config", required=True, help="TrainConfig JSON file")
     p.add_argument("--out", help="output dir (overrides out_dir)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeat)")
@@ -618,6 +618,3 @@ __all__ = [
     "train",
     "train_example",
 ]
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -11,7 +11,7 @@ is held out for a quick report: the fraction of their gold answers found among e
 answers. The shipped head is then refitted on all of them. The CUAD figures in docs/eval.md come from
 ``longctx eval cuad`` on the validation split, which this never reads.
 
-    python -m longctx.training.phrase_head --checkpoint longctx/model/checkpoint
+    longctx train phrase-head --checkpoint longctx/model/checkpoint
 """
 
 from __future__ import annotations
@@ -181,13 +181,12 @@ def against_clause_head(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from longctx.analysis.cuad_split import cuad_split
-    from longctx.analysis.evaluate_baseline import load_cuad
     from longctx.analysis.lexical import LexicalReader
     from longctx.analysis.schemas import load_schema
     from longctx.config import get_settings
+    from longctx.datasets.cuad import cuad_split, load_cuad
 
-    ap = argparse.ArgumentParser(prog="python -m longctx.training.phrase_head", description=__doc__)
+    ap = argparse.ArgumentParser(prog="longctx train phrase-head", description=__doc__)
     ap.add_argument("--checkpoint", type=Path, required=True, help="reader checkpoint dir (head saved there)")
     ap.add_argument("--contracts", type=int, default=0, help="training contracts (seeded pick; 0 = all)")
     ap.add_argument("--max-median-words", type=float, default=12.0)
@@ -259,7 +258,3 @@ def main(argv: list[str] | None = None) -> int:
     head.save(args.checkpoint)
     print(f"saved to {args.checkpoint}", flush=True)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -9,7 +9,7 @@ Every example is new (no pool to overfit), lengths cost only the upper layers, a
 answer tokens (span targets) and the whole sentences of the needles that hold an answer (keep targets, the
 evidence the global layers need to tell a key from its distractors).
 
-Differences from :func:`~longctx.training.needles.make_needle_example` (used for evaluation): a needle's
+Differences from :func:`~longctx.datasets.needles.make_needle_example` (used for evaluation): a needle's
 local context is ``context`` tokens each side instead of its full chunk, and chunk boundaries follow the
 haystack's. The needle plan (keys, values, distractors, chains) is the same code.
 """
@@ -24,9 +24,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from longctx.datasets.needles import DOC_SEPARATOR, TASKS, plan_task
 from longctx.model.tokenization import load_tokenizer, special_ids, tokenize_text
-
-from .needles import DOC_SEPARATOR, TASKS, _plan
 
 SENTENCE_END = (".", ";", ":", "?", "!")
 
@@ -120,7 +119,7 @@ class NeedleSplicer:
             raise ValueError(f"unknown task {req.task!r}")
         rng = random.Random(f"spliced|{req.task}|{req.seed}")
         first = rng.randrange(len(self.haystack))
-        question, needles = _plan(req.task, rng, req.depth, 3, 4, 3, 4, 2)
+        question, needles = plan_task(req.task, rng, req.depth, 3, 4, 3, 4, 2)
         first_len = len(self._contract(first)[0])
         skip = rng.randrange(max(1, first_len - 256)) if rng.random() < 0.7 else 0
         ids, offs, text, states = self._hay(first, req.length, skip)

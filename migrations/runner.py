@@ -1,4 +1,7 @@
-"""Apply Alembic migrations from code (`longctx db upgrade`, and at service start)."""
+"""Apply Alembic migrations from code (`longctx db upgrade`, and at service start).
+
+It lives beside the migration scripts it runs: `env.py` imports the storage models, so the runner sits above
+`longctx.storage` in the layers, and storage itself knows nothing of Alembic."""
 
 from __future__ import annotations
 
@@ -8,19 +11,18 @@ from alembic import command
 from alembic.config import Config
 
 from longctx.config import Settings, get_settings
-from longctx.storage.session import _normalise
+from longctx.storage.session import normalise_url
 
 
 def migrations_dir() -> Path:
-    import migrations
-
-    return Path(migrations.__file__).resolve().parent
+    """The Alembic script folder: this package."""
+    return Path(__file__).resolve().parent
 
 
 def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir()))
-    cfg.set_main_option("sqlalchemy.url", _normalise(url).replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
     return cfg
 
 

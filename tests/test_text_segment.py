@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from longctx.analysis.segment import is_heading, segment
-from longctx.analysis.text import stem, terms
+from longctx.text.segment import is_heading, segment
+from longctx.text.terms import stem, terms
 
 
 def _texts(text: str) -> list[str]:

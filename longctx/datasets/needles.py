@@ -30,7 +30,7 @@ from pathlib import Path
 
 from longctx.model.tokenization import load_tokenizer, tokenize_text
 
-from .cuad_spans import contract_paths, read_contract, split_ids
+from .cuad import contract_paths, read_contract, split_ids
 
 TASKS = ("single", "multi_key", "multi_value", "multi_query", "variable_tracking")
 DOC_SEPARATOR = "\n\n"
@@ -84,7 +84,7 @@ def cuad_haystack(split: str = "train", data_root: Path | str | None = None) -> 
     """Contract texts of one side of the shared CUAD split (sorted by id), each stripped."""
     if split not in ("train", "validation"):
         raise ValueError(f"split must be 'train' or 'validation', not {split!r}")
-    from .cuad_spans import cuad_dir
+    from .cuad import cuad_dir
 
     return _cuad_haystack(str(cuad_dir(data_root)), split)
 
@@ -206,7 +206,7 @@ def _join_keys(keys: list[str]) -> str:
     return keys[0] if len(keys) == 1 else ", ".join(keys[:-1]) + " and " + keys[-1]
 
 
-def _plan(
+def plan_task(
     task: str,
     rng: random.Random,
     depth: float,
@@ -343,7 +343,7 @@ def make_needle_example(
         raise ValueError("empty haystack")
     rng = random.Random(f"{task}|{split}|{seed}")
     first = rng.randrange(len(docs))
-    question, needles = _plan(task, rng, depth, n_distractors, n_values, n_queries, n_hops, n_chains)
+    question, needles = plan_task(task, rng, depth, n_distractors, n_values, n_queries, n_hops, n_chains)
     cpt = chars_per_token(docs)
     needle_chars = sum(len(n.sentence) + 1 for n in needles)
     budget = max(int(target_tokens * cpt) - needle_chars, 64)

@@ -13,9 +13,9 @@ Each child runs in its own process group and gets SIGTERM when this supervisor d
 so Ctrl-C / SIGTERM stops everything, grandchildren included: SIGTERM to each group, a grace period, then
 SIGKILL.
 A child that exits on its own is restarted (at most `MAX_RESTARTS` times), after that the service stops.
-The broker is the SQLite-file transport (see `workers.broker`) unless `LONGCTX_BROKER_URL` names another;
-with `LONGCTX_BROKER_URL=redis://...` and `LONGCTX_DATABASE_URL=postgresql://...` the same code runs the
-production way.
+The broker is the SQLite-file transport (see `longctx.broker.transport`) unless `LONGCTX_BROKER_URL` names
+another; with `LONGCTX_BROKER_URL=redis://...` and `LONGCTX_DATABASE_URL=postgresql://...` the same code runs
+the production way.
 """
 
 from __future__ import annotations
@@ -278,7 +278,7 @@ def serve(
     settings = get_settings()
     settings.ensure_dirs()
 
-    from longctx.storage.migrate import upgrade
+    from migrations.runner import upgrade
 
     upgrade(settings)
     key = ensure_bootstrap_key(settings)
@@ -291,9 +291,9 @@ def serve(
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     env.setdefault("PYTHONUNBUFFERED", "1")
 
-    from workers.broker import prune_delivered
-    from workers.celery_app import get_app
-    from workers.dispatch import recover
+    from longctx.broker.app import get_app
+    from longctx.broker.transport import prune_delivered
+    from longctx.recovery import recover
 
     try:
         with get_app(settings).connection_for_write() as conn:  # creates the broker tables before the workers
@@ -326,7 +326,7 @@ def serve(
             log.error("the API did not come up; see the log above")
 
     def housekeeping() -> None:
-        from workers.broker import prune_delivered
+        from longctx.broker.transport import prune_delivered
 
         removed = prune_delivered(settings.celery_broker_url)
         if removed:

@@ -41,7 +41,7 @@ class Transport(kombu_sqla.Transport):
     polling_interval = POLL_INTERVAL_S
 
 
-TRANSPORT_ALIASES[ALIAS] = "workers.broker:Transport"
+TRANSPORT_ALIASES[ALIAS] = "longctx.broker.transport:Transport"
 
 
 def resolve_broker_url(url: str) -> str:

@@ -1,9 +1,14 @@
-"""Rebuild CUAD answer spans: find each labelled clause of `master_clauses.csv` in its contract text.
+"""CUAD v1 as the project uses it: the contract-level train/validation split, the contract files and their
+expert labels, and the labelled clauses located in each contract's text.
 
-CUAD's SQuAD-style JSON is not shipped, only the clause texts (a Python-list string per contract and
-category). Each clause is located in the contract after normalisation (whitespace runs -> one space, curly
-quotes -> straight, dash variants -> "-") and mapped back to exact character offsets of the raw text, so
-`text[start:end]` normalises to the clause. Three passes, stopping at the first hit:
+**Split.** Whole contracts go to one side, so no clause of a validation contract is ever seen in training.
+The split is a pure function of the file names (sha256 of each name), so it is the same on every machine and
+in every run.
+
+**Spans.** CUAD's SQuAD-style JSON is not shipped, only the clause texts (a Python-list string per contract
+and category). Each clause is located in the contract after normalisation (whitespace runs -> one space,
+curly quotes -> straight, dash variants -> "-") and mapped back to exact character offsets of the raw text,
+so `text[start:end]` normalises to the clause. Three passes, stopping at the first hit:
 
 1. ``exact``: normalised clause found in the normalised text;
 2. ``casefold``: the same, case-insensitive;
@@ -12,8 +17,8 @@ quotes -> straight, dash variants -> "-") and mapped back to exact character off
 Clauses with "<omitted>" gaps are found piece by piece, in order; their span runs from the first piece's
 start to the last piece's end (``ClauseSpan.pieces`` > 1, so `text[start:end]` holds the gap text too).
 
-    python -m longctx.training.cuad_spans            # full run over ../shared/data/cuad, prints the stats
-    python -m longctx.training.cuad_spans --json     # the same as JSON
+    longctx eval cuad-spans            # full run over ../shared/data/cuad, prints the recovery stats
+    longctx eval cuad-spans --json     # the same as JSON
 
 Data: CUAD v1, The Atticus Project (CC BY 4.0).
 """
@@ -23,21 +28,59 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import hashlib
 import json
 import re
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from longctx.analysis.cuad_split import contract_id, cuad_split
 from longctx.analysis.schemas import load_schema
 from longctx.config import get_settings
 
 csv.field_size_limit(sys.maxsize)
 
+# ---- split ------------------------------------------------------------------------------------------------
+VALIDATION_SIZE = 50
+SPLITS = ("train", "validation")
+
+
+def contract_id(name: str) -> str:
+    """A contract's id: its file name without folder and extension (txt, pdf and CSV rows agree on it)."""
+    base = Path(name.strip().rstrip("'\"")).name
+    stem, dot, ext = base.rpartition(".")
+    return stem if dot and ext.lower() in ("txt", "pdf") else base
+
+
+def _rank_key(cid: str) -> tuple[str, str]:
+    return hashlib.sha256(cid.encode("utf-8")).hexdigest(), cid
+
+
+def cuad_split(names: Iterable[str], validation_size: int = VALIDATION_SIZE) -> dict[str, list[str]]:
+    """{"train": [...], "validation": [...]} of contract ids, each sorted; the `validation_size` ids with the
+    smallest sha256 go to validation (with CUAD's 409 contracts: 359 train / 50 validation)."""
+    ids = sorted({contract_id(n) for n in names})
+    validation = set(sorted(ids, key=_rank_key)[:validation_size])
+    return {
+        "train": [c for c in ids if c not in validation],
+        "validation": [c for c in ids if c in validation],
+    }
+
+
+def split_of(name: str, names: Iterable[str], validation_size: int = VALIDATION_SIZE) -> str:
+    """Which side of the split `name` falls on, given the full list of contract names."""
+    cid = contract_id(name)
+    for split, members in cuad_split(names, validation_size).items():
+        if cid in members:
+            return split
+    raise KeyError(f"{name!r} is not among the given contracts")
+
+
+# ---- spans ------------------------------------------------------------------------------------------------
 METHODS = ("exact", "casefold", "nospace")
 OMITTED = "<omitted>"
 
@@ -302,6 +345,41 @@ def load_labels(data_root: Path | str | None = None) -> dict[str, dict[str, list
     return out
 
 
+# ---- labelled contracts with located gold clauses (evaluation and head training) ---------------------
+@dataclass
+class CuadDoc:
+    cid: str
+    text: str
+    gold: dict[str, list[tuple[int, int]]]  # category -> located spans
+    labelled: dict[str, bool]  # category -> has any gold clause (located or not)
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def load_cuad(root: Path, ids: set[str] | None = None) -> list[CuadDoc]:
+    """Labelled CUAD contracts (optionally only `ids`), with their gold clauses located in the text."""
+    keys = [q.key for q in load_schema("contract")]
+    txt = {contract_id(p.name): p for p in (root / "txt").glob("*.txt")}
+    docs = []
+    with open(root / "master_clauses.csv", encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh):
+            cid = contract_id(row["Filename"])
+            if cid not in txt or (ids is not None and cid not in ids):
+                continue
+            text = txt[cid].read_text(encoding="utf-8")
+            located = NormalisedText(text)
+            gold, labelled, found, total = {}, {}, 0, 0
+            for key in keys:
+                clauses = [c for c in ast.literal_eval(row[key] or "[]") if c.strip()]
+                labelled[key] = bool(clauses)
+                spans = [hit[:2] for hit in map(located.locate, clauses) if hit]
+                gold[key] = spans
+                total += len(clauses)
+                found += len(spans)
+            docs.append(CuadDoc(cid, text, gold, labelled, {"clauses": total, "located": found}))
+    docs.sort(key=lambda d: d.cid)
+    return docs
+
+
 def recover_contract(
     cid: str, path: Path, split: str, labels: dict[str, list[str]]
 ) -> tuple[ContractSpans, RecoveryStats]:
@@ -356,7 +434,8 @@ def recover_spans(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    """`longctx eval cuad-spans`: how many labelled clauses are found in their contract's text."""
+    ap = argparse.ArgumentParser(prog="longctx eval cuad-spans", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-root", type=Path, default=None)
     ap.add_argument("--split", choices=("train", "validation"), default=None)
     ap.add_argument("--json", action="store_true", help="print the stats as JSON")
@@ -377,7 +456,3 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\n[{cs.contract_id} | {cat}] {clause[:300]!r}")
                 shown += 1
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
