@@ -241,7 +241,13 @@ _reader_lock = threading.Lock()
 
 def load_reader(settings: Settings) -> Any:
     """The configured reader, loaded once per process (a checkpoint is loaded on first use)."""
-    key = (settings.reader, str(settings.model_path), settings.attention_backend, settings.chunk_size)
+    key = (
+        settings.reader,
+        str(settings.model_path),
+        settings.attention_backend,
+        settings.encoder_dtype,
+        settings.chunk_size,
+    )
     with _reader_lock:
         reader = _readers.get(key)
         if reader is None:

@@ -21,14 +21,14 @@ def _checkpoint_path(settings) -> Path:
     return Path(path).expanduser() if path else PACKAGED_CHECKPOINT
 
 
-def _load_neural(path: Path, attention_backend: str = "auto") -> Reader:
+def _load_neural(path: Path, attention_backend: str = "auto", encoder_dtype: str = "auto") -> Reader:
     """The trained reader from a checkpoint folder (model.safetensors + config.json)."""
     if not (path / "model.safetensors").is_file() or not (path / "config.json").is_file():
         raise RuntimeError(f"{path} is not a reader checkpoint (needs model.safetensors and config.json)")
     try:
-        from .neural import NeuralReader  # torch: imported only when the neural reader is asked for
+        from .pipeline import ReaderPipeline  # torch: imported only when the trained reader is asked for
 
-        return NeuralReader.load(path, attention_backend=attention_backend)
+        return ReaderPipeline.load(path, attention_backend=attention_backend, encoder_dtype=encoder_dtype)
     except (OSError, ValueError, KeyError) as exc:
         raise RuntimeError(f"cannot load the neural reader from {path}: {exc}") from exc
 
@@ -45,7 +45,11 @@ def get_reader(settings=None) -> Reader:
         path = _checkpoint_path(settings)
         if path.exists():
             try:
-                return _load_neural(path, getattr(settings, "attention_backend", "auto") or "auto")
+                return _load_neural(
+                    path,
+                    getattr(settings, "attention_backend", "auto") or "auto",
+                    getattr(settings, "encoder_dtype", "auto") or "auto",
+                )
             except RuntimeError:
                 if mode == "neural":
                     raise

@@ -1,11 +1,14 @@
-"""Compression ablations of the neural reader on the RULER-family suite, all variants on the same documents.
+"""Ablation: does the trained network carry the answer? Three readers on the same documents.
 
-Variants: the shipped selection (the learned pruning layer, with the question's best BM25 and embedding
-sentences pinned into the kept set) at rho in {1.0, 0.25, 0.1, 0.05}; at rho = 0.1 the pruning layer alone
-("unpinned"), and the same token budget filled by a seeded random selection or by the BM25 passage selection
-of the lexical reader (its best passages, best first, until the budget is spent). Every variant shares one
-model and one cache of document states, so each haystack is encoded once and the variants differ only in
-which tokens reach the global layers.
+* ``network``: the trained pipeline's span reader alone -- the evidence scorer chooses what the global layers
+  read, no BM25 or embedding-cosine input, no pinned passages;
+* ``bm25``: the lexical reader (BM25 over sentences, no model);
+* ``hybrid``: the shipped reader -- the network, with the lexical reader's best passages also kept.
+
+Suites (each on identical documents and questions for the three readers): ``niah`` (fact needles in the
+held-out wording family, at the given lengths), ``cuad`` (free questions on CUAD validation contracts), and
+``sec10q`` (the 10-Q single-document questions). The network and the hybrid share one cache of encoded
+documents, so each document is encoded once.
 """
 
 from __future__ import annotations
@@ -14,79 +17,86 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from longctx.datasets.needles import TASKS
-
 from .report import length_label, machine, table, write_json
-from .ruler import run_ruler
 
-VARIANTS: tuple[tuple[str, float], ...] = (
-    ("learned", 1.0),
-    ("learned", 0.25),
-    ("learned", 0.1),
-    ("learned", 0.05),
-    ("unpinned", 0.1),
-    ("random", 0.1),
-    ("bm25", 0.1),
-)
+SUITES = ("niah", "cuad", "sec10q")
+VARIANTS = ("network", "bm25", "hybrid")
 
 
-def variant_name(selection: str, rho: float) -> str:
-    return f"{selection} rho={rho:g}"
+def readers(pipeline) -> dict[str, object]:
+    from longctx.analysis.lexical import LexicalReader
+    from longctx.analysis.pipeline import ReaderPipeline
+
+    if not isinstance(pipeline, ReaderPipeline):
+        raise ValueError("the ablation needs the trained reader (--reader neural)")
+    pipeline.states.size = max(pipeline.states.size, 2)
+    return {
+        "network": pipeline.variant(pins=False),
+        "bm25": LexicalReader.default(),
+        "hybrid": pipeline.variant(pins=True),
+    }
 
 
 def run_ablation(
     reader,
-    lengths: Sequence[int] = (32768,),
-    tasks: Sequence[str] = TASKS,
-    n: int = 4,
+    suites: Sequence[str] = SUITES,
+    niah_lengths: Sequence[int] = (131072, 1048576),
+    niah_docs: int = 2,
+    cuad_contracts: int = 40,
+    sec10q_limit: int | None = None,
     seed: int = 0,
-    split: str = "validation",
     data_root: Path | str | None = None,
-    variants: Sequence[tuple[str, float]] = VARIANTS,
-    haystack: Sequence[str] | None = None,
     out: Path | str | None = None,
     log: Callable[[str], None] | None = print,
 ) -> dict:
-    from longctx.analysis.neural import NeuralReader
+    from .free_questions import run_cuad_questions
+    from .niah import DEFAULT_DEPTHS, run_niah
+    from .sec10q import run_sec10q
 
-    if not isinstance(reader, NeuralReader):
-        raise ValueError("the ablation needs the neural reader (--reader neural)")
     t0 = time.perf_counter()
-    shared = reader._cache
-    reader._cache_size = max(reader._cache_size, len(lengths) * len(tasks) * n + 1)
-    results = {}
-    for selection, rho in variants:
-        v = NeuralReader(  # the reader as configured (answer ranker included), only rho / selection vary
-            reader.model,
-            rho=rho,
-            selection=selection,
-            max_span_len=reader.max_span_len,
-            answer_threshold=reader.answer_threshold,
-            clause_head=reader.clause_head,
-            answer_ranker=reader.answer_ranker,
-            phrase_head=reader.phrase_head,
-        )
-        v._cache, v._cache_size = shared, reader._cache_size
-        r = run_ruler(v, lengths, tasks, n, seed, split, data_root, haystack, log=None)
-        results[variant_name(selection, rho)] = {
-            "selection": selection,
-            "rho": rho,
-            "mean": r["mean"],
-            "per_task": r["per_task"],
-            "by_length": r["by_length"],
-            "seconds": r["seconds"],
-        }
-        if log:
-            log(f"{variant_name(selection, rho)}: mean {r['mean']:.3f} ({time.perf_counter() - t0:.0f}s)")
+    variants = readers(reader)
+    # keep every NIAH document's state, so the network and the hybrid read each document encoded once
+    reader.states.size = max(reader.states.size, niah_docs * len(niah_lengths) + 1)
+    results: dict[str, dict[str, dict]] = {}
+    for suite in suites:
+        results[suite] = {}
+        for name, r in variants.items():
+            if log:
+                log(f"ablation: {suite} / {name}")
+            if suite == "niah":
+                res = run_niah(
+                    r, niah_lengths, DEFAULT_DEPTHS, n=niah_docs, seed=seed, data_root=data_root, log=None
+                )
+                metric = {length_label(int(L)): v["accuracy"] for L, v in res["by_length"].items()}
+                metric["all"] = res["overall"]
+            elif suite == "cuad":
+                res = run_cuad_questions(
+                    r, n_contracts=cuad_contracts, seed=seed, data_root=data_root, log=None
+                )
+                metric = {
+                    "top-1 overlaps clause": res["found_best"],
+                    "at answer line": res["found_at_line"],
+                    "absent unanswered": res["absent_unanswered"],
+                }
+            elif suite == "sec10q":
+                res = run_sec10q(r, data_root, limit=sec10q_limit, log=None)
+                metric = {
+                    "top-1 passage contains answer": res["top1_passage_contains_answer"],
+                    "top-3": res["top3_passages_contain_answer"],
+                    "answered": res["answered"] / max(res["questions"], 1),
+                }
+            else:
+                raise ValueError(f"unknown ablation suite {suite!r}; one of {', '.join(SUITES)}")
+            results[suite][name] = metric
+            if log:
+                log(f"  {name}: {metric} ({time.perf_counter() - t0:.0f}s)")
     result = {
         "suite": "ablation",
-        "reader": reader.name,
-        "split": split,
-        "seed": seed,
-        "n": n,
-        "lengths": [int(x) for x in lengths],
-        "tasks": list(tasks),
-        "variants": results,
+        "reader": getattr(reader, "name", type(reader).__name__),
+        "results": results,
+        "niah_lengths": [int(x) for x in niah_lengths],
+        "niah_docs": niah_docs,
+        "cuad_contracts": cuad_contracts,
         "seconds": round(time.perf_counter() - t0, 1),
         "machine": machine(),
     }
@@ -98,11 +108,12 @@ def run_ablation(
 
 
 def ablation_table(result: dict) -> str:
-    tasks = result["tasks"]
-    label = "/".join(length_label(L) for L in result["lengths"])
-    headers = ["variant", *tasks, f"mean ({label})"]
-    rows = [[name, *(v["per_task"][t] for t in tasks), v["mean"]] for name, v in result["variants"].items()]
-    return table(headers, rows)
-
-
-__all__ = ["VARIANTS", "ablation_table", "run_ablation", "variant_name"]
+    parts = []
+    for suite, by_variant in result["results"].items():
+        metrics = list(next(iter(by_variant.values())).keys())
+        rows = [
+            [name] + ["-" if m.get(k) is None else f"{m[k]:.3f}" for k in metrics]
+            for name, m in by_variant.items()
+        ]
+        parts.append(f"{suite}\n\n" + table(["reader", *metrics], rows))
+    return "\n\n".join(parts)

@@ -1,1 +1,1 @@
-"""The reader model: tokenization with offsets, encoders, pruning layer, heads."""
+"""The reader model: tokenization with offsets, encoders, the evidence scorer (pruning), heads."""

@@ -1,35 +1,45 @@
-"""The long-context extractive reader: local encoder -> query fusion + pruning -> global encoder -> heads.
+"""The long-context extractive reader: local encoder -> evidence scorer (pruning) -> global encoder -> heads.
 
-Shapes (one document of N tokens, B queries of Q tokens incl. [CLS]/[SEP], K = ceil(rho * N) kept):
+Shapes (one document of N tokens in S segments, B questions of Q tokens incl. [CLS]/[SEP]):
 
 * ``encode_document(layout)``: chunks (n_chunks, C+2) -> local encoder -> token states (N, H), gathered at
-  each token's owner position. Query-independent: compute once per document and reuse.
-* ``encode_query(ids, mask)``: the same local encoder over the query rows -> (B, Q, H).
-* pruning: (B, N, H) x (B, Q, H) -> keep-logits (B, N), kept indices (B, K) ascending.
-* global encoder: [query; kept] (B, Q+K, H), bidirectional, RoPE on original positions (query at 0..Q-1,
-  document token i at ``max_query_len + i``), attention through :func:`longctx.attention.ring_attention`
-  (``group=None`` runs locally).
-* heads: start/end logits (B, K) for the kept tokens, a no-answer logit (B,) from the query's [CLS] state.
+  each token's owner position. Question-independent: computed once per document and reused.
+* ``encode_query(ids, mask)``: the same local encoder over the question rows -> (B, Q, H).
+* ``document(states, segment_of_token, S)`` / ``question(ids, mask)``: the evidence scorer's two sides
+  (``longctx.model.evidence``); the document side is question-independent and cached with the states.
+* ``score(doc, question)``: a keep-score per segment (B, S); ``select_segments`` keeps the best segments up to
+  a token budget that never exceeds ``global_budget`` (the learned pruning, at sentence granularity).
+* ``read(...)``: the global encoder over [question; kept tokens] (bidirectional, RoPE on *compact* positions:
+  kept tokens are numbered in order with a gap between non-adjacent segments, so positions stay inside the
+  range the layers were trained on whatever the document's length), then the heads: a logit per kept
+  segment (is the answer here), a no-answer logit from [CLS], and start/end logits per kept token.
+
+Why a bounded budget and compact positions: the global layers and heads then see the same kind of input at
+4K and at 1M tokens (at most ``global_budget`` tokens, positions below ``global_budget`` plus the gaps), so
+their behaviour cannot drift with length; the only length-dependent step is the evidence scorer's ranking,
+which is a per-segment function (docs/model.md).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from longctx.attention import ring_attention
 from longctx.model.encoder import BertEncoder, EncoderConfig
-from longctx.model.pruning import PruningLayer, budget_loss, keep_count, keep_loss
-from longctx.model.rope import RotaryEmbedding
+from longctx.model.evidence import DocSide, EvidenceScorer, QuerySide, SegmentScores
+from longctx.model.rope import RotaryEmbedding, apply_rotary
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+FORMAT = 2
+N_TOKEN_FEATURES = 6
 
 
 @dataclass
@@ -44,27 +54,25 @@ class ReaderConfig:
     type_vocab: int = 2
     ln_eps: float = 1e-12
     dropout: float = 0.0
+    # evidence scorer (the pruning layer)
+    evidence_dim: int = 128
+    evidence_hidden: int = 32
+    rho: float = 0.1  # kept share of a document's tokens ...
+    min_budget: int = 512  # ... but at least this many tokens (short documents) ...
+    global_budget: int = 1024  # ... and never more than this many: what the global layers are trained on
+    max_segment_tokens: int = 160  # a kept segment contributes at most this many tokens
+    segment_gap: int = 16  # position gap between non-adjacent kept segments
     # global encoder
     global_layers: int = 2
     global_heads: int = 12
     global_intermediate: int = 1536
     rope_base: float = 10000.0
-    rope_max_positions: int = 1 << 20
-    rope_train_positions: int = 32768
-    rope_scaling: str = "ntk"
-    max_query_len: int = 128
+    max_query_len: int = 96
     attention_backend: str = "auto"
-    # pruning
-    rho: float = 0.2
-    prune_mode: str = "straight_through"
-    prune_temperature: float = 1.0
-    keep_loss_weight: float = 1.0
-    budget_loss_weight: float = 0.1
-    keep_pos_weight: float | None = None
-    force_keep_answer: bool = True  # in training, gold answer tokens are always kept
     # inference
-    chunk_batch: int = 64
-    max_span_len: int = 30
+    chunk_batch: int = 16
+    max_span_len: int = 64
+    format: int = FORMAT
 
     def encoder_config(self) -> EncoderConfig:
         return EncoderConfig(
@@ -79,11 +87,25 @@ class ReaderConfig:
             dropout=self.dropout,
         )
 
+    def budget(self, n_tokens: int, rho: float | None = None) -> int:
+        """Kept tokens for a document of ``n_tokens``: rho of it, within [min_budget, global_budget]."""
+        want = math.ceil((self.rho if rho is None else rho) * n_tokens)
+        return max(1, min(n_tokens, self.global_budget, max(self.min_budget, want)))
+
+    def max_position(self) -> int:
+        """Largest position the global layers can see (query, kept tokens, gaps)."""
+        return self.max_query_len + self.global_budget * (1 + self.segment_gap)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> ReaderConfig:
+        if d.get("format", 1) != FORMAT:
+            raise ValueError(
+                f"reader checkpoint format {d.get('format', 1)} is not {FORMAT} (this version reads "
+                "evidence-scorer checkpoints; retrain or use the packaged checkpoint)"
+            )
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -111,58 +133,57 @@ class GlobalLayer(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor, key_mask: Tensor | None, group=None) -> Tensor:
-        from longctx.model.rope import apply_rotary
-
         b, t, h = x.shape
         q, k, v = self.qkv(self.attn_norm(x)).view(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         out = ring_attention(q, k, v, group=group, key_padding_mask=key_mask, backend=self.backend)
         x = x + self.drop(self.o(out.transpose(1, 2).reshape(b, t, h)))
-        return x + self.drop(self.ffn_out(F.gelu(self.ffn_in(self.ffn_norm(x)))))
+        return x + self.drop(self.ffn_out(nn.functional.gelu(self.ffn_in(self.ffn_norm(x)))))
 
 
 @dataclass
-class ReaderOutput:
-    start_logits: Tensor  # (B, K)
-    end_logits: Tensor  # (B, K)
+class ReadOutput:
+    segment_logits: Tensor  # (B, M) per kept segment, -inf on padding
+    kept_segments: Tensor  # (B, M) segment ids, -1 on padding
     no_answer_logit: Tensor  # (B,)
-    kept_index: Tensor  # (B, K) original document token indices, ascending
-    keep_logits: Tensor | None  # (B, N); None when pruning was skipped
-    loss: Tensor | None = None
+    start_logits: Tensor  # (B, K) per kept token, -inf on padding
+    end_logits: Tensor  # (B, K)
+    kept_tokens: Tensor  # (B, K) document token indices, -1 on padding
+    token_slot: Tensor  # (B, K) which kept segment (index into M) each kept token belongs to, -1 on padding
     aux: dict[str, Tensor] = field(default_factory=dict)
 
 
-@dataclass
-class DecodedSpans:
-    spans: list[tuple[int, int, float]]  # (token_start, token_end inclusive, score), best first
-    no_answer_score: float  # compare with a span's score: answer only if span score > no_answer_score
+def segment_starts(segment_of_token: Tensor, n_segments: int) -> Tensor:
+    """(S,) first token of each segment (tokens are assigned to segments in non-decreasing order)."""
+    return torch.searchsorted(
+        segment_of_token.contiguous(), torch.arange(n_segments, device=segment_of_token.device)
+    )
 
 
 class LongContextReader(nn.Module):
     def __init__(self, cfg: ReaderConfig | None = None) -> None:
         super().__init__()
         self.cfg = cfg = cfg or ReaderConfig()
+        h = cfg.hidden
         self.local = BertEncoder(cfg.encoder_config())
-        self.pruning = PruningLayer(
-            cfg.hidden, cfg.heads, cfg.rho, cfg.prune_mode, cfg.prune_temperature, cfg.ln_eps
-        )
-        self.segment = nn.Embedding(2, cfg.hidden)  # 0 = query, 1 = document
+        self.evidence = EvidenceScorer(h, cfg.evidence_dim, cfg.evidence_hidden)
+        self.input_norm = nn.LayerNorm(h, eps=cfg.ln_eps)
+        self.segment = nn.Embedding(2, h)  # 0 = question, 1 = document
+        self.token_features = nn.Linear(N_TOKEN_FEATURES, h)
         self.global_layers = nn.ModuleList(GlobalLayer(cfg) for _ in range(cfg.global_layers))
-        self.final_norm = nn.LayerNorm(cfg.hidden, eps=cfg.ln_eps)
-        self.span_head = nn.Linear(cfg.hidden, 2)
-        self.no_answer_head = nn.Linear(cfg.hidden, 1)
-        self.rope = RotaryEmbedding(
-            cfg.hidden // cfg.global_heads,
-            cfg.rope_base,
-            cfg.rope_max_positions,
-            cfg.rope_train_positions,
-            cfg.rope_scaling,
-        )
+        self.final_norm = nn.LayerNorm(h, eps=cfg.ln_eps)
+        self.span_head = nn.Linear(h, 2)
+        self.segment_head = nn.Linear(h, 1)
+        self.no_answer_head = nn.Linear(h, 1)
+        self.evidence_skip = nn.Parameter(torch.tensor(0.5))
+        self.rope = RotaryEmbedding(h // cfg.global_heads, cfg.rope_base, scaling="none")
         self.group = None  # a torch.distributed group to shard the global sequence over (None: local)
-        for mod in (self.pruning, self.segment, self.global_layers, self.final_norm):
+        for mod in (self.evidence, self.input_norm, self.segment, self.token_features, self.global_layers):
             mod.apply(_init)
-        for lin in (self.span_head, self.no_answer_head):
-            lin.apply(_init)
+        for mod in (self.final_norm, self.span_head, self.segment_head, self.no_answer_head):
+            mod.apply(_init)
+        # the match features are cosines in [-1, 1]: start them as loud as the states they are added to
+        nn.init.normal_(self.token_features.weight, std=0.5)
 
     def set_attention_backend(self, name: str) -> None:
         """Kernel family or exact kernel the global layers' attention uses (see ``select_backend``)."""
@@ -170,11 +191,11 @@ class LongContextReader(nn.Module):
         for layer in self.global_layers:
             layer.backend = name
 
-    # ---- encoding -------------------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    # ---- local encoder --------------------------------------------------------------------------------
     def encode_document(self, layout, batch_size: int | None = None, progress=None) -> Tensor:
         """ChunkLayout (or any object with input_ids, attention_mask, owner_chunk, owner_pos) -> (N, H).
         ``progress(fraction)`` is called after each batch of chunks."""
@@ -196,180 +217,124 @@ class LongContextReader(nn.Module):
         return states.reshape(-1, states.shape[-1])[owner_chunk * width + owner_pos]
 
     def encode_query(self, query_ids: Tensor, query_mask: Tensor | None = None) -> Tensor:
-        """Query rows ([CLS] q [SEP] [PAD]...) (B, Q) -> (B, Q, H)."""
+        """Question rows ([CLS] q [SEP] [PAD]...) (B, Q) -> (B, Q, H)."""
         if query_ids.shape[1] > self.cfg.max_query_len:
             raise ValueError(f"query of {query_ids.shape[1]} tokens exceeds max_query_len")
         return self.local(
             query_ids.to(self.device), None if query_mask is None else query_mask.to(self.device)
         )
 
-    # ---- forward --------------------------------------------------------------------------------------
-    def forward(
+    # ---- evidence scorer ------------------------------------------------------------------------------
+    def document(self, states: Tensor, segment_of_token: Tensor, n_segments: int) -> DocSide:
+        return self.evidence.doc_side(states.to(self.device), segment_of_token.to(self.device), n_segments)
+
+    def question(self, query_ids: Tensor, query_mask: Tensor) -> tuple[Tensor, Tensor, QuerySide]:
+        """(question token states (B, Q, H), mask (B, Q) bool, the scorer's question side)."""
+        mask = query_mask.to(self.device).bool()
+        states = self.encode_query(query_ids, mask)
+        return states, mask, self.evidence.query_side(states, mask)
+
+    def score(self, doc: DocSide, query: QuerySide) -> SegmentScores:
+        return self.evidence(doc, query)
+
+    # ---- global encoder and heads ---------------------------------------------------------------------
+    def read(
         self,
-        query_ids: Tensor,
-        query_mask: Tensor | None = None,
-        *,
-        layout=None,
-        doc_states: Tensor | None = None,
-        answer_start: Tensor | None = None,
-        answer_end: Tensor | None = None,
-        keep_labels: Tensor | None = None,
-        answer_spans: list[list[tuple[int, int]]] | None = None,
-        prune: bool = True,
-        rho: float | None = None,
-        select_index: Tensor | None = None,
-        pin_mask: Tensor | None = None,
-    ) -> ReaderOutput:
-        """Read a document (``doc_states`` (N, H) from :meth:`encode_document`, or ``layout``), B queries.
-
-        answer_start/answer_end (B,): gold document token indices, -1 = no answer. ``answer_spans``: every
-        gold span per query (inclusive token indices); when given, the span loss is the marginal likelihood
-        over all of them (multi-value / multi-query tasks), else over the one answer_start/answer_end.
-        keep_labels (B, N): 1 on answer/evidence tokens, 0 elsewhere, -1 ignored. Losses are computed when
-        answers are given. ``select_index`` (B, K) ascending: keep exactly these tokens instead of the learned
-        top-k (the random / BM25 selection ablations); the keep-scores are still computed. ``pin_mask`` (B, N)
-        bool, inference only: these tokens are kept first and the rest of the budget goes to the best
-        keep-scores (the reader pins the lexically best passages so that the span head always sees them).
-        """
-        if doc_states is None:
-            if layout is None:
-                raise ValueError("give doc_states or layout")
-            doc_states = self.encode_document(layout)
+        q_states: Tensor,
+        q_mask: Tensor,
+        query: QuerySide,
+        states: Tensor,
+        doc: DocSide,
+        scores: SegmentScores,
+        kept: list[list[int]],
+    ) -> ReadOutput:
+        """Read the kept segments (per question, ascending segment ids) with the global layers."""
+        cfg = self.cfg
         dev = self.device
-        query_ids = query_ids.to(dev)
-        b, qn = query_ids.shape
-        if query_mask is None:
-            query_mask = torch.ones_like(query_ids)
-        query_mask = query_mask.to(dev).bool()
-        query = self.encode_query(query_ids, query_mask)
-        n = doc_states.shape[0]
+        b, qn = q_mask.shape
+        starts = segment_starts(doc.segment_of_token, doc.n_segments)
+        lengths = doc.segment_len.long().clamp_max(cfg.max_segment_tokens)
+        tok_rows, slot_rows, pos_rows, first_rows = [], [], [], []
+        for segs in kept:
+            toks, slots, pos, first = [], [], [], []
+            p = cfg.max_query_len
+            prev = None
+            for m, s in enumerate(segs):
+                lo = int(starts[s])
+                n = int(lengths[s])
+                if prev is not None and s != prev + 1:
+                    p += cfg.segment_gap
+                toks.append(torch.arange(lo, lo + n))
+                slots.append(torch.full((n,), m))
+                pos.append(torch.arange(p, p + n))
+                f = torch.zeros(n)
+                f[0] = 1.0
+                first.append(f)
+                p += n
+                prev = s
+            cat = (lambda xs, dt: torch.cat(xs).to(dt)) if toks else (lambda xs, dt: torch.zeros(0, dtype=dt))
+            tok_rows.append(cat(toks, torch.long))
+            slot_rows.append(cat(slots, torch.long))
+            pos_rows.append(cat(pos, torch.long))
+            first_rows.append(cat(first, torch.float32))
+        k = max(1, max(len(t) for t in tok_rows))
+        m_max = max(1, max(len(s) for s in kept))
+        kept_tokens = torch.full((b, k), -1, dtype=torch.long)
+        token_slot = torch.full((b, k), -1, dtype=torch.long)
+        positions = torch.zeros(b, k, dtype=torch.long)
+        first = torch.zeros(b, k)
+        kept_segments = torch.full((b, m_max), -1, dtype=torch.long)
+        for i in range(b):
+            n = len(tok_rows[i])
+            kept_tokens[i, :n] = tok_rows[i]
+            token_slot[i, :n] = slot_rows[i]
+            positions[i, :n] = pos_rows[i]
+            first[i, :n] = first_rows[i]
+            kept_segments[i, : len(kept[i])] = torch.as_tensor(kept[i], dtype=torch.long)
+        kept_tokens, token_slot = kept_tokens.to(dev), token_slot.to(dev)
+        positions, first, kept_segments = positions.to(dev), first.to(dev), kept_segments.to(dev)
+        valid = kept_tokens >= 0
+        safe_tok = kept_tokens.clamp_min(0)
+        safe_seg = kept_segments.clamp_min(0)
+        dtype = self.token_features.weight.dtype
 
-        keep_logits = None
-        if prune and not self.training and answer_start is None and doc_states.dim() == 2:
-            # inference: score in blocks, then fuse only the kept tokens (fusion is per token, so this
-            # equals the training path with gate 1, in O(block) memory instead of O(B * N * H))
-            keep_logits = self.pruning.scores_blockwise(doc_states, query, query_mask)
-            if select_index is not None:
-                kept_index = select_index.to(dev)
-            else:
-                kk = keep_count(n, self.cfg.rho if rho is None else rho)
-                ranked = keep_logits
-                if pin_mask is not None:
-                    ranked = keep_logits.masked_fill(pin_mask.to(dev).bool(), float("inf"))
-                kept_index = ranked.topk(kk, dim=1).indices.sort(dim=1).values
-            kept = self.pruning.fusion(doc_states[kept_index], query, query_mask)
-        elif prune:
-            force = None
-            if self.training and self.cfg.force_keep_answer and answer_start is not None:
-                force = torch.zeros(b, n, dtype=torch.bool, device=dev)
-                for pos in (answer_start, answer_end):
-                    pos = pos.to(dev)
-                    ok = pos >= 0
-                    force[ok.nonzero().squeeze(-1), pos[ok]] = True
-                for i, spans in enumerate(answer_spans or []):
-                    for s0, e0 in spans:
-                        force[i, s0] = force[i, e0] = True
-            pr = self.pruning(doc_states, query, query_mask, rho=rho, force_keep=force)
-            keep_logits, kept_index = pr.keep_logits, pr.kept_index
-            if select_index is not None:
-                kept_index = select_index.to(dev)
-                pr.gate = torch.ones(kept_index.shape, dtype=pr.fused.dtype, device=dev)
-            kept = pr.fused.gather(1, kept_index.unsqueeze(-1).expand(-1, -1, pr.fused.shape[-1]))
-            kept = kept * pr.gate.unsqueeze(-1).to(kept.dtype)
-        else:
-            kept_index = torch.arange(n, device=dev).expand(b, n)
-            kept = self.pruning.fusion(doc_states.unsqueeze(0).expand(b, -1, -1), query, query_mask)
-        k = kept_index.shape[1]
-
-        x = torch.cat([query + self.segment.weight[0], kept + self.segment.weight[1]], dim=1)
+        doc_states = states.to(dev, dtype)[safe_tok]  # (B, K, H)
+        tok_vec = doc.tokens[safe_tok].to(dtype)  # (B, K, D)
+        best, weighted = self.evidence.token_matches(tok_vec, query)
+        seg_of = safe_seg.gather(1, token_slot.clamp_min(0))  # (B, K) segment id of each kept token
+        ev = scores.logits.gather(1, seg_of)
+        match = scores.match.gather(1, seg_of)
+        sem = scores.sem.gather(1, seg_of)
+        feats = torch.stack([best, weighted, torch.tanh(ev / 4.0), match, sem, first], dim=-1).to(dtype)
+        x_doc = self.input_norm(doc_states) + self.segment.weight[1] + self.token_features(feats)
+        x_q = self.input_norm(q_states.to(dtype)) + self.segment.weight[0]
+        x = torch.cat([x_q, x_doc], dim=1)
         q_pos = torch.arange(qn, device=dev).expand(b, qn)
-        positions = torch.cat([q_pos, kept_index + self.cfg.max_query_len], dim=1)
-        cos, sin = self.rope.cos_sin(positions, x.dtype)
+        cos, sin = self.rope.cos_sin(torch.cat([q_pos, positions], dim=1), dtype)
         cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
-        key_mask = torch.cat([query_mask, torch.ones(b, k, dtype=torch.bool, device=dev)], dim=1)
+        key_mask = torch.cat([q_mask, valid], dim=1)
         for layer in self.global_layers:
             x = layer(x, cos, sin, key_mask, self.group)
         x = self.final_norm(x)
-        se = self.span_head(x[:, qn:]).float()
-        start_logits, end_logits = se[..., 0], se[..., 1]
+        y = x[:, qn:]
+        se = self.span_head(y).float()
+        neg = torch.finfo(torch.float32).min
+        start_logits = se[..., 0].masked_fill(~valid, neg)
+        end_logits = se[..., 1].masked_fill(~valid, neg)
+        # mean over each kept segment's tokens
+        flat_slot = (token_slot.clamp_min(0) + torch.arange(b, device=dev).unsqueeze(1) * m_max).view(-1)
+        w = valid.view(-1, 1).to(y.dtype)
+        pooled = torch.zeros(b * m_max, y.shape[-1], dtype=y.dtype, device=dev)
+        pooled.index_add_(0, flat_slot, y.reshape(-1, y.shape[-1]) * w)
+        count = torch.zeros(b * m_max, 1, dtype=y.dtype, device=dev).index_add_(0, flat_slot, w)
+        pooled = (pooled / count.clamp_min(1.0)).view(b, m_max, -1)
+        seg_ev = scores.logits.gather(1, safe_seg)
+        seg_logits = self.segment_head(pooled).squeeze(-1).float() + self.evidence_skip * seg_ev.float()
+        seg_logits = seg_logits.masked_fill(kept_segments < 0, neg)
         no_answer = self.no_answer_head(x[:, 0]).squeeze(-1).float()
-        out = ReaderOutput(start_logits, end_logits, no_answer, kept_index, keep_logits)
-        if answer_start is not None and answer_end is not None:
-            if answer_spans is None:
-                answer_spans = [
-                    [(s0, e0)] if s0 >= 0 else []
-                    for s0, e0 in zip(answer_start.tolist(), answer_end.tolist(), strict=True)
-                ]
-            self._losses(out, answer_start.to(dev), answer_end.to(dev), answer_spans, keep_labels, rho)
-        return out
-
-    def _losses(self, out: ReaderOutput, a_start: Tensor, a_end: Tensor, spans, keep_labels, rho) -> None:
-        cfg = self.cfg
-        b, k = out.start_logits.shape
-        na = out.no_answer_logit.unsqueeze(1)
-        losses = []
-        for which, logits in ((0, out.start_logits), (1, out.end_logits)):
-            # gold set per row over [no-answer, kept tokens]: index 0 for a no-answer query, else the kept
-            # positions holding any gold start (end); rows whose every gold token was pruned are skipped
-            gold = torch.zeros(b, k + 1, dtype=torch.bool, device=logits.device)
-            valid = torch.ones(b, dtype=torch.bool, device=logits.device)
-            for i, row in enumerate(spans):
-                if not row:
-                    gold[i, 0] = True
-                    continue
-                pos = torch.tensor([sp[which] for sp in row], device=logits.device)
-                hit = (out.kept_index[i].unsqueeze(0) == pos.unsqueeze(1)).any(0)
-                gold[i, 1:] = hit
-                valid[i] = bool(hit.any())
-            full = torch.cat([na, logits], 1)
-            nll = torch.logsumexp(full, 1) - torch.logsumexp(full.masked_fill(~gold, float("-inf")), 1)
-            losses.append(nll[valid].mean() if valid.any() else full.sum() * 0.0)
-        span = 0.5 * (losses[0] + losses[1])
-        aux = {"span_loss": span}
-        loss = span
-        if out.keep_logits is not None:
-            if keep_labels is None:  # default labels: the answer span's tokens
-                keep_labels = torch.zeros_like(out.keep_logits)
-                for i, row in enumerate(spans):
-                    for s0, e0 in row:
-                        keep_labels[i, s0 : e0 + 1] = 1.0
-            kl = keep_loss(out.keep_logits, keep_labels.to(out.keep_logits.device), cfg.keep_pos_weight)
-            bl = budget_loss(out.keep_logits, cfg.rho if rho is None else rho)
-            aux.update(keep_loss=kl, budget_loss=bl)
-            loss = loss + cfg.keep_loss_weight * kl + cfg.budget_loss_weight * bl
-        out.loss = loss
-        out.aux = aux
-
-    # ---- decoding -------------------------------------------------------------------------------------
-    @torch.no_grad()
-    def decode_spans(
-        self, out: ReaderOutput, max_span_len: int | None = None, top_n: int = 5
-    ) -> list[DecodedSpans]:
-        """Best spans per query: start <= end among kept tokens, end - start < max_span_len (original
-        positions). Span score = start + end logit; no-answer score = 2 * no-answer logit."""
-        L = max_span_len or self.cfg.max_span_len
-        res = []
-        for b in range(out.start_logits.shape[0]):
-            s, e, idx = out.start_logits[b].float(), out.end_logits[b].float(), out.kept_index[b]
-            k = s.shape[0]
-            na = 2.0 * float(out.no_answer_logit[b])
-            if k == 0:
-                res.append(DecodedSpans([], na))
-                continue
-            w = min(L, k)
-            j = torch.arange(k, device=s.device).unsqueeze(1) + torch.arange(w, device=s.device)  # (K, w)
-            valid = j < k
-            jc = j.clamp_max(k - 1)
-            valid &= (idx[jc] - idx.unsqueeze(1)) < L
-            scores = (s.unsqueeze(1) + e[jc]).masked_fill(~valid, float("-inf"))
-            flat = scores.flatten()
-            top = flat.topk(min(top_n, int(valid.sum())))
-            spans = []
-            for val, f in zip(top.values.tolist(), top.indices.tolist(), strict=True):
-                i, o = divmod(f, w)
-                spans.append((int(idx[i]), int(idx[i + o]), float(val)))
-            res.append(DecodedSpans(spans, na))
-        return res
+        return ReadOutput(
+            seg_logits, kept_segments, no_answer, start_logits, end_logits, kept_tokens, token_slot
+        )
 
     # ---- persistence ----------------------------------------------------------------------------------
     def save(self, directory: str | Path, fp16: bool = False) -> Path:
@@ -425,4 +390,10 @@ def count_parameters(model: nn.Module) -> dict[str, int]:
     return parts
 
 
-__all__ = ["DecodedSpans", "LongContextReader", "ReaderConfig", "ReaderOutput", "count_parameters"]
+__all__ = [
+    "LongContextReader",
+    "ReadOutput",
+    "ReaderConfig",
+    "count_parameters",
+    "segment_starts",
+]

@@ -1,7 +1,7 @@
-"""Rotary position embeddings on *original* token positions, NTK-scaled for positions up to ~1M.
+"""Rotary position embeddings, optionally NTK-scaled for positions up to ~1M.
 
-The global encoder sees only the tokens the pruning layer kept, so each token carries the position it had in
-the document (plus an offset after the query), not its rank among kept tokens: distances stay true.
+The reader numbers its kept tokens compactly (``scaling="none"``: positions never leave the trained range);
+the NTK variant is kept for schemes that put tokens at their original document positions.
 
 Scaling choice (NTK-aware base scaling): with ``s = max_positions / train_positions`` the base becomes
 ``base * s ** (d / (d - 2))``. The highest frequency (local order) is unchanged, the lowest is stretched

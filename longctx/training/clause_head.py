@@ -72,21 +72,22 @@ def contract_rows(reader, doc, schema, cache_dir: Path | None):
     features cached."""
     rdoc = ReaderDocument.from_text(doc.cid, doc.text)
     path = cache_dir / cache_name(doc.cid) if cache_dir else None
-    idx = reader.lexical.index(rdoc)
+    lex = reader.lexical_reader()
+    idx = lex.index(rdoc)
     segs = idx.segments
     if path is not None and path.is_file():
         shared = np.load(path)["shared"].astype(np.float32)
     else:
-        enc = reader.encode(rdoc)
-        reader.segment_index(rdoc, enc)
-        shared = reader.clause_features(enc)
+        state = reader.states.get(rdoc)
+        reader.clause.segment_index(rdoc, state)
+        shared = reader.clause.clause_features(state)
         if path is not None:
             np.savez(path, shared=shared.astype(np.float16))
     lexical = np.zeros((len(segs), len(schema), 3), dtype=np.float32)
     labels = np.zeros((len(segs), len(schema)), dtype=np.int8)
     matches = np.zeros((len(segs), len(schema)), dtype=np.int8)
     for j, q in enumerate(schema):
-        r = reader.lexical.rank(idx, Query(q.text, key=q.key))
+        r = lex.rank(idx, Query(q.text, key=q.key))
         lexical[:, j] = field_features(r.own, r.score, r.ceiling)
         labels[:, j] = segment_labels(segs, doc.gold.get(q.key, []))
         matches[:, j] = segment_matches(doc.text, segs, doc.gold.get(q.key, []), q.key)
@@ -192,7 +193,7 @@ def report(head: ClauseHead, rows, keys) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from longctx.analysis.neural import NeuralReader
+    from longctx.analysis.pipeline import ReaderPipeline
     from longctx.analysis.schemas import load_schema
     from longctx.config import get_settings
     from longctx.datasets.cuad import cuad_split, load_cuad
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cached_only and args.cache:
         ids = [i for i in ids if (args.cache / cache_name(i)).is_file()]
     docs = {d.cid: d for d in load_cuad(root, set(ids))}
-    reader = NeuralReader.load(args.checkpoint, clause_head=None, answer_ranker=None, cache_size=1)
+    reader = ReaderPipeline.load(args.checkpoint, encoder_dtype="float32", clause_head=None, cache_size=1)
     schema = load_schema("contract")
     keys = [q.key for q in schema]
     rows, t0 = [], time.perf_counter()

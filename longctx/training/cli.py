@@ -11,13 +11,7 @@ from collections.abc import Callable
 
 
 def _reader(argv: list[str]) -> int:
-    from longctx.training.loop import main
-
-    return main(argv)
-
-
-def _answer_ranker(argv: list[str]) -> int:
-    from longctx.training.answer_ranker import main
+    from longctx.training.reader import main
 
     return main(argv)
 
@@ -34,6 +28,12 @@ def _phrase_head(argv: list[str]) -> int:
     return main(argv)
 
 
+def _answer_line(argv: list[str]) -> int:
+    from longctx.training.answer_line import main
+
+    return main(argv)
+
+
 def _lexical(argv: list[str]) -> int:
     from longctx.training.lexical import main
 
@@ -42,8 +42,8 @@ def _lexical(argv: list[str]) -> int:
 
 #: name -> (entry taking the trainer's own argv, what it trains)
 TRAINERS: dict[str, tuple[Callable[[list[str]], int], str]] = {
-    "reader": (_reader, "the long-context reader network (--config FILE --out DIR ...)"),
-    "answer-ranker": (_answer_ranker, "the answer ranker of the span path"),
+    "reader": (_reader, "the long-context reader: evidence scorer, global layers, heads"),
+    "answer-line": (_answer_line, "the span reader's answer line, on held-out human questions"),
     "clause-head": (_clause_head, "the clause head (41 CUAD field probes + answer calibration)"),
     "phrase-head": (_phrase_head, "the phrase head (parties, title, dates)"),
     "lexical": (_lexical, "the lexical reader's calibration (BM25 knobs, no-answer thresholds)"),

@@ -140,14 +140,14 @@ def against_clause_head(
     """Per field, CUAD AUPR of the phrase head and of a clause head fitted on the same training contracts
     (from the clause trainer's feature cache; contracts without cached features are left out), both
     answering the held-out contracts with top_k-best lists under CUAD's counting."""
-    from longctx.analysis.neural import NeuralReader
+    from longctx.analysis.pipeline import ReaderPipeline
     from longctx.analysis.schemas import load_schema
     from longctx.evaluation.cuad import cuad_metrics
     from longctx.evaluation.report import cuad_match
     from longctx.model.phrase_head import ranked_phrases
     from longctx.training import clause_head as ch
 
-    reader = NeuralReader.load(checkpoint, cache_size=1)
+    reader = ReaderPipeline.load(checkpoint, encoder_dtype="float32", cache_size=1)
     schema = load_schema("contract")
     names = [q.key for q in schema]
     cached = [d for d in train if (cache / ch.cache_name(d.cid)).is_file()]
@@ -158,8 +158,8 @@ def against_clause_head(
         if not (cache / ch.cache_name(d.cid)).is_file():
             continue
         shared, lexical, _ = ch.contract_rows(reader, d, schema, cache)
-        prows = contract_rows(reader.lexical, d, fields)
-        segments = reader.lexical.index(ReaderDocument.from_text(d.cid, d.text)).segments
+        prows = contract_rows(reader.lexical_reader(), d, fields)
+        segments = reader.lexical_reader().index(ReaderDocument.from_text(d.cid, d.text)).segments
         cands = candidates(d.text, segments)
         golds_by = {q.key: [d.text[s:e] for s, e in d.gold.get(q.key, [])] for q in fields}
         for q in fields:

@@ -47,6 +47,27 @@ class StateCache:
         h.update(text.encode("utf-8", "surrogatepass"))
         return h.hexdigest()
 
+    def _path(self, key: str) -> Path | None:
+        return self.dir / f"{key}.safetensors" if self.dir else None
+
+    def has(self, text: str) -> bool:
+        key = self.key(text)
+        path = self._path(key)
+        return key in self._mem or (path is not None and path.exists())
+
+    def put(self, text: str, states: Tensor) -> None:
+        """Store states computed elsewhere (batched encoding of many short texts)."""
+        key = self.key(text)
+        t = states.to("cpu", torch.float16).contiguous()
+        path = self._path(key)
+        if path is not None:
+            from safetensors.torch import save_file
+
+            tmp = path.with_name(path.name + ".tmp")
+            save_file({"states": t}, str(tmp))
+            tmp.replace(path)
+        self._remember(key, t)
+
     def states(self, text: str) -> Tensor:
         """(N, H) fp16 token states of the whole ``text`` (CPU tensor)."""
         key = self.key(text)
@@ -55,7 +76,7 @@ class StateCache:
             self._mem.move_to_end(key)
             self.hits += 1
             return t
-        path = self.dir / f"{key}.safetensors" if self.dir else None
+        path = self._path(key)
         if path is not None and path.exists():
             from safetensors.torch import load_file
 

@@ -1,4 +1,4 @@
-"""Training data: CUAD span recovery, RULER-style needle tasks, token-label mapping."""
+"""Datasets: CUAD span recovery and split, RULER-style needle tasks."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from longctx.config import get_settings
 from longctx.datasets.cuad import NormalisedText, normalise, recover_spans, split_ids
 from longctx.datasets.needles import TASKS, cuad_haystack, make_needle_example
 from longctx.model.tokenization import tokenize_text
-from longctx.training.examples import ReaderExample, cuad_examples, needle_examples, to_token_labels
 
 _TEXT = (
     "the supplier shall deliver goods services within thirty days of receipt any notice under this "
@@ -132,32 +131,6 @@ def test_variable_tracking_chain(seed):
             assert 0 <= ex.text.find(f"VAR {m.group(1)} = ") < s
 
 
-def test_token_labels_round_trip():
-    ex = make_needle_example("multi_query", 2048, 0.6, seed=5, haystack=HAY)
-    rex = ReaderExample("d", ex.text, ex.question, ex.answers, False, "needle:multi_query")
-    tok = tokenize_text(ex.text)
-    labels = to_token_labels(rex, tok)
-    assert len(labels) == len(ex.answers)
-    for (s, e), (a, b) in zip(ex.answers, labels, strict=True):
-        cs, ce = tok.char_span(a, b)
-        assert cs <= s and e <= ce  # covers the span
-        assert tok.offsets[a, 1] > s and tok.offsets[b, 0] < e  # and is minimal
-        assert ex.text[cs:ce] == ex.text[s:e]  # digits are whole tokens here: exact round trip
-
-
-def test_token_labels_mid_token_and_whitespace():
-    text = "Payment terms: Licensee pays royalties quarterly."
-    tok = tokenize_text(text)
-    i = text.index("royalties")
-    spans = [(i + 2, i + 5), (i - 3, i + 4), (text.index(" pays"), text.index(" pays") + 1)]
-    labels = to_token_labels(ReaderExample("d", text, "q", spans, False, "t"), tok)
-    assert len(labels) == 2  # the whitespace-only span has no token
-    for (s, e), (a, b) in zip(spans[:2], labels, strict=True):
-        cs, ce = tok.char_span(a, b)
-        assert cs <= s and e <= ce
-    assert tok.char_span(*labels[1])[0] == text.index("pays")
-
-
 def test_normalised_text_maps_back_to_raw():
     raw = "Section 2.1\n\n  The \u201cLicensee\u201d  shall\tpay \u2013 within 30 days.\n"
     nt = NormalisedText(raw)
@@ -199,20 +172,11 @@ def test_cuad_spans_exact_and_recovery_rate():
 
 
 @pytest.mark.data
-def test_cuad_examples_and_split_separation():
+def test_cuad_split_separation():
     root = _data_root()
     sides = split_ids(root)
     assert not set(sides["train"]) & set(sides["validation"])
     assert len(sides["validation"]) == 50 and len(sides["train"]) == 359
-    exs = list(cuad_examples("validation", root, ids=sides["validation"][:3]))
-    assert exs and all(ex.meta["split"] == "validation" for ex in exs)
-    assert any(ex.no_answer for ex in exs) and any(ex.answers for ex in exs)
-    for ex in exs:
-        assert ex.query.startswith(ex.meta["category"] + ": ")
-        assert ex.no_answer == (not ex.answers)
-        tok_labels = to_token_labels(ex, tokenize_text(ex.text)) if ex.answers else []
-        assert len(tok_labels) == len(ex.answers)
-        break
 
 
 @pytest.mark.data
@@ -229,11 +193,3 @@ def test_needles_on_cuad_haystack(task):
         # the haystack comes from its own side of the split only
         probe = ex.text[ex.needles[-1][1] + 200 : ex.needles[-1][1] + 400] or ex.text[200:400]
         assert not any(probe in d for d in other)
-
-
-@pytest.mark.data
-def test_needle_examples_stream():
-    root = _data_root()
-    exs = list(needle_examples(5, "train", lengths=(2048,), seed=1, data_root=root))
-    assert [e.source for e in exs] == [f"needle:{t}" for t in TASKS]
-    assert all(e.answers and not e.no_answer for e in exs)
