@@ -309,7 +309,7 @@ _PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_
 
 @app.command(context_settings=_PASSTHROUGH)
 def train(ctx: typer.Context) -> None:
-    """Train: reader | answer-ranker | clause-head | phrase-head | lexical (`longctx train -h`)."""
+    """Train: reader | answer-line | clause-head | phrase-head | lexical (`longctx train -h`)."""
     from longctx.training.cli import main as train_main
 
     raise typer.Exit(train_main(list(ctx.args)))
@@ -317,7 +317,7 @@ def train(ctx: typer.Context) -> None:
 
 @app.command("eval", context_settings=_PASSTHROUGH)
 def evaluate(ctx: typer.Context) -> None:
-    """Evaluate: niah | ruler | cuad | sec10q | ablation | baseline | cuad-spans (`longctx eval -h`)."""
+    """Evaluate a reader: niah | multikey | cuad | short-contracts | ablation | ... (`longctx eval -h`)."""
     from longctx.evaluation.cli import main as eval_main
 
     raise typer.Exit(eval_main(list(ctx.args)))

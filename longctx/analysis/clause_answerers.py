@@ -47,7 +47,6 @@ def answers_from_spans(
 ) -> list[Answer]:
     """Answers from (char_start, char_end, confidence) best first: the top_k spans at or above ``threshold``
     (non-overlapping unless ``overlapping``), or one no-answer entry holding the best confidence."""
-    text = document.text
     answers: list[Answer] = []
     taken: list[tuple[int, int]] = []
     best = 0.0
@@ -59,17 +58,7 @@ def answers_from_spans(
             continue
         taken.append((cs, ce))
         ps, pe = passage(document, cs, ce)
-        answers.append(
-            Answer(
-                text=text[cs:ce],
-                score=round(conf, 6),
-                char_start=cs,
-                char_end=ce,
-                page=document.page_for_offset(cs),
-                passage=text[ps:pe],
-                passage_start=ps,
-            )
-        )
+        answers.append(Answer.cited(document, cs, ce, conf, ps, pe))
     return answers or [Answer(text=None, score=round(best, 6))]
 
 

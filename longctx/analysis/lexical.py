@@ -237,7 +237,6 @@ class LexicalReader:
         idx = self.index(document)
         if progress:
             progress(0.3 if queries else 1.0)
-        text = document.text
         results: list[list[Answer]] = []
         for qi, query in enumerate(queries):
             ranking = self.rank(idx, query)
@@ -254,17 +253,8 @@ class LexicalReader:
                     page_start, page_end = document.page_bounds(seg.start)
                     p_start = max(idx.segments[lo].start, min(page_start, seg.start))
                     p_end = min(idx.segments[hi].end, max(page_end, seg.end))
-                    answers.append(
-                        Answer(
-                            text=text[seg.start : seg.end],
-                            score=round(self.confidence(ranking.relative(s), query), 6),
-                            char_start=seg.start,
-                            char_end=seg.end,
-                            page=document.page_for_offset(seg.start),
-                            passage=text[p_start:p_end],
-                            passage_start=p_start,
-                        )
-                    )
+                    score = self.confidence(ranking.relative(s), query)
+                    answers.append(Answer.cited(document, seg.start, seg.end, score, p_start, p_end))
                 results.append(answers)
             if progress:
                 progress(0.3 + 0.7 * (qi + 1) / len(queries))

@@ -99,6 +99,29 @@ class Answer:
     passage: str | None = None
     passage_start: int | None = None
 
+    @classmethod
+    def cited(
+        cls,
+        document: ReaderDocument,
+        start: int,
+        end: int,
+        score: float,
+        passage_start: int | None = None,
+        passage_end: int | None = None,
+    ) -> Answer:
+        """The answer ``document.text[start:end]`` cited with its page; the passage defaults to the answer."""
+        ps = start if passage_start is None else passage_start
+        pe = end if passage_end is None else passage_end
+        return cls(
+            text=document.text[start:end],
+            score=round(score, 6),
+            char_start=start,
+            char_end=end,
+            page=document.page_for_offset(start),
+            passage=document.text[ps:pe],
+            passage_start=ps,
+        )
+
 
 @runtime_checkable
 class Reader(Protocol):

@@ -209,7 +209,6 @@ class SpanAnswerer:
 
     def _answers(self, document: ReaderDocument, units, scored: list[tuple[int, float]], top_k: int):
         """The best units at or above the answer line (at most ``top_k``), or one no-answer entry."""
-        text = document.text
         answers: list[Answer] = []
         best = max((p for _, p in scored), default=0.0)
         for u, p in scored:
@@ -218,17 +217,7 @@ class SpanAnswerer:
             cs, ce = units.span(u)
             if ce <= cs:
                 continue
-            answers.append(
-                Answer(
-                    text=text[cs:ce],
-                    score=round(p, 6),
-                    char_start=cs,
-                    char_end=ce,
-                    page=document.page_for_offset(cs),
-                    passage=text[cs:ce],
-                    passage_start=cs,
-                )
-            )
+            answers.append(Answer.cited(document, cs, ce, p))
         return answers or [Answer(text=None, score=round(best, 6))]
 
 
