@@ -11,32 +11,38 @@ import shlex
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from longctx.config import get_settings
+from longctx.config import LEGACY_DATA_DIR, get_settings
+from longctx.core.timestamps import iso
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Long-context document analysis service.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 docs_app = typer.Typer(no_args_is_help=True, help="Documents stored in the service.")
 tenants_app = typer.Typer(no_args_is_help=True, help="Tenants (admin).")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys (admin).")
+jobs_app = typer.Typer(no_args_is_help=True, help="Analysis jobs stored in the service.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks; results go to docs/*.md with their command.")
 app.add_typer(db_app, name="db")
 app.add_typer(docs_app, name="documents")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
+app.add_typer(jobs_app, name="jobs")
 app.add_typer(bench_app, name="bench")
 
 console = Console(stderr=True)
 out = Console()
 
 SUPPORTED_SUFFIXES = {".pdf", ".docx", ".txt", ".md", ".markdown", ".text"}
-TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant name or id (created on first use).")]
+TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant name or id (`longctx tenants list`).")]
+NewTenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant name or id (created on first use).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (full ids) on stdout.")]
 
 
 def emit_json(obj: object) -> None:
@@ -48,18 +54,138 @@ def _command_line() -> str:
     return "longctx " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
-def _prepare() -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
+    console.print(f"[red]{escape(message)}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _redacted_url(url: str) -> str:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not an SQLAlchemy URL: drop anything between "://" and "@"
+        head, sep, tail = url.partition("://")
+        return f"{head}{sep}***@{tail.rsplit('@', 1)[1]}" if "@" in tail else url
+
+
+def _legacy_hint(data_dir: Path) -> None:
+    """The old default was `./longctx-data`; one left in this directory is not used any more: say so."""
+    legacy = Path.cwd() / LEGACY_DATA_DIR
+    if legacy.is_dir() and legacy.resolve() != data_dir:
+        console.print(
+            f"note: ./{LEGACY_DATA_DIR} here is not used (data dir is {data_dir}); "
+            f"to use it: LONGCTX_DATA_DIR={legacy.resolve()}",
+            style="yellow",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _announce() -> None:
+    """Which instance this command talks to, on stderr: the data dir, and the database unless it is the
+    embedded SQLite file in that dir (password redacted)."""
+    settings = get_settings()
+    data_dir = settings.resolved_data_dir
+    line = f"longctx data dir: {data_dir}"
+    if settings.database_url:
+        line += f"  database: {_redacted_url(settings.database_url)}"
+    console.print(line, style="dim", markup=False, highlight=False, soft_wrap=True)
+    _legacy_hint(data_dir)
+
+
+def _migrate() -> None:
     from migrations.runner import upgrade
 
     upgrade(get_settings())
 
 
-def _tenant_id(name: str) -> str:
+def _prepare() -> None:
+    _announce()
+    _migrate()
+
+
+def _tenant_id(name: str, *, create: bool = False, context: str = "") -> str:
+    """The id of tenant NAME (a name or an id). Only commands that store something (`create`) make a missing
+    tenant; every other command exits 2 saying how to list the tenants."""
     from longctx.storage import repositories as repo
     from longctx.storage.session import session_scope
 
     with session_scope() as s:
-        return repo.get_or_create_tenant(s, name).id
+        tenant = repo.get_tenant(s, name)
+        if tenant is None and create:
+            tenant = repo.create_tenant(s, name)
+            console.print(f"created tenant {escape(repr(name))}")
+        if tenant is not None:
+            return tenant.id
+    _fail(
+        f"{context}no tenant {name!r} in {get_settings().resolved_data_dir}; "
+        f"`longctx tenants list` shows the tenants, `longctx tenants create {name}` makes one"
+    )
+
+
+def _ambiguous(exc: Exception, what: str, describe: dict[str, str] | None = None) -> NoReturn:
+    candidates: list[str] = getattr(exc, "candidates", [])
+    console.print(
+        f"[red]{what} id {escape(repr(getattr(exc, 'prefix', '')))} is ambiguous; it matches "
+        f"{'at least ' if len(candidates) >= 10 else ''}{len(candidates)}:"
+    )
+    for c in candidates:
+        console.print(f"  {c}  {(describe or {}).get(c, '')}".rstrip(), markup=False, highlight=False)
+    console.print("give more characters of the id")
+    raise typer.Exit(2)
+
+
+def _resolve(session, model, tenant_id: str, id_or_prefix: str, what: str) -> str | None:  # noqa: ANN001
+    """Full id of the tenant's document/job from an id or an unambiguous prefix; exits 2 when ambiguous."""
+    from longctx.storage import repositories as repo
+
+    try:
+        return repo.resolve_id(session, model, tenant_id, id_or_prefix)
+    except repo.AmbiguousId as exc:
+        names: dict[str, str] = {}
+        if hasattr(model, "filename"):
+            names = {c: getattr(session.get(model, c), "filename", "") for c in exc.candidates}
+        _ambiguous(exc, what, names)
+
+
+def _stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _short_len(ids: list[str]) -> int:
+    """8 characters, more only where two listed ids share their first 8."""
+    n, unique = 8, {i for i in ids if i}
+    while n < 36 and len({i[:n] for i in unique}) < len(unique):
+        n += 1
+    return n
+
+
+def _print_rows(columns: list[str], rows: list[list[str]], *, id_columns: tuple[int, ...] = (0,)) -> None:
+    """A table on a terminal, ids shortened to a prefix (every command that takes an id accepts it);
+    tab-separated lines with a header and full ids when stdout is a pipe or a file."""
+    clean = [["" if v is None else str(v) for v in row] for row in rows]
+    if not _stdout_is_terminal():
+        typer.echo("\t".join(columns))
+        for row in clean:
+            typer.echo("\t".join(v.replace("\t", " ").replace("\n", " ") for v in row))
+        return
+    n = _short_len([row[i] for row in clean for i in id_columns])
+    table = Table()
+    for i, name in enumerate(columns):
+        table.add_column(name, no_wrap=i in id_columns, overflow="fold")
+    for row in clean:
+        table.add_row(*[escape(v[:n] if i in id_columns else v) for i, v in enumerate(row)])
+    out.print(table)
+
+
+def _note(text: str) -> None:
+    """A summary line: on stdout beside a table, on stderr when stdout is data for another program."""
+    (out if _stdout_is_terminal() else console).print(text, markup=False, highlight=False)
 
 
 def _expand(paths: list[Path]) -> list[Path]:
@@ -91,9 +217,14 @@ def db_upgrade() -> None:
     """Apply migrations to the configured database (SQLite file by default)."""
     from migrations.runner import current_revision, upgrade
 
+    _announce()
     settings = get_settings()
     upgrade(settings)
-    console.print(f"database at revision {current_revision(settings)}: {settings.sql_url.split('@')[-1]}")
+    console.print(
+        f"database at revision {current_revision(settings)}: {_redacted_url(settings.sql_url)}",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 # ---- ingest -----------------------------------------------------------------------------------------------
@@ -103,7 +234,7 @@ def ingest(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON document with every result.")
     ] = False,
-    tenant: TenantOpt = "default",
+    tenant: NewTenantOpt = "default",
     jobs: Annotated[int, typer.Option(help="Documents parsed at once (each in its own child process).")] = 2,
 ) -> None:
     """Store and parse documents; prints ids, pages, tokens, and failures with their reasons."""
@@ -111,7 +242,7 @@ def ingest(
 
     _prepare()
     settings = get_settings()
-    tenant_id = _tenant_id(tenant)
+    tenant_id = _tenant_id(tenant, create=True)
     files = _expand(paths)
     results: list[dict] = []
     with _progress() as bar:
@@ -157,18 +288,21 @@ def ingest(
     if as_json:
         emit_json({"results": results, "summary": summary})
     else:
-        table = Table("id", "file", "status", "pages", "tokens", "reason")
-        for r in results:
-            table.add_row(
-                r.get("id", "-"),
-                r.get("filename", r["path"]),
-                r["status"],
-                str(r.get("pages") or ""),
-                str(r.get("tokens") or ""),
-                r.get("error") or "",
-            )
-        out.print(table)
-        out.print(f"{ok} ready, {len(failed)} failed, {summary['pages']} pages, {summary['tokens']} tokens")
+        _print_rows(
+            ["id", "file", "status", "pages", "tokens", "reason"],
+            [
+                [
+                    r.get("id", "-"),
+                    r.get("filename", r["path"]),
+                    r["status"],
+                    r.get("pages") or "",
+                    r.get("tokens") or "",
+                    r.get("error") or "",
+                ]
+                for r in results
+            ],
+        )
+        _note(f"{ok} ready, {len(failed)} failed, {summary['pages']} pages, {summary['tokens']} tokens")
     if failed and len(failed) == len(results):
         raise typer.Exit(1)
 
@@ -194,9 +328,9 @@ def documents_list(
     tenant: TenantOpt = "default",
     status: Annotated[str | None, typer.Option(help="queued|parsing|ready|failed|deleting")] = None,
     limit: int = 100,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """List the tenant's documents, newest first."""
+    """List the tenant's documents, newest first (full ids when piped; a short id works everywhere)."""
     from longctx.storage import repositories as repo
     from longctx.storage.models import DocumentStatus
     from longctx.storage.session import session_scope
@@ -211,41 +345,45 @@ def documents_list(
     if as_json:
         emit_json({"documents": rows, "total": total})
         return
-    table = Table("id", "file", "status", "pages", "tokens", "uploaded", "reason")
-    for r in rows:
-        table.add_row(
-            r["id"],
-            r["filename"],
-            r["status"],
-            str(r["pages"] or ""),
-            str(r["tokens"] or ""),
-            r["created_at"][:19],
-            r["error"] or "",
-        )
-    out.print(table)
-    out.print(f"{len(rows)} of {total}")
+    _print_rows(
+        ["id", "file", "status", "pages", "tokens", "uploaded", "reason"],
+        [
+            [
+                r["id"],
+                r["filename"],
+                r["status"],
+                r["pages"] or "",
+                r["tokens"] or "",
+                r["created_at"][:19],
+                r["error"] or "",
+            ]
+            for r in rows
+        ],
+    )
+    _note(f"{len(rows)} of {total}")
 
 
 @docs_app.command("show")
 def documents_show(
-    document_id: str,
+    document_id: Annotated[str, typer.Argument(help="Document id or an unambiguous prefix of it.")],
     tenant: TenantOpt = "default",
     page: Annotated[int | None, typer.Option(help="Print this page's text.")] = None,
 ) -> None:
     """Show one document (and optionally one page's text)."""
     from longctx.storage import repositories as repo
+    from longctx.storage.models import Document
     from longctx.storage.session import session_scope
 
     _prepare()
     tenant_id = _tenant_id(tenant)
     with session_scope() as s:
-        doc = repo.get_document(s, tenant_id, document_id)
+        full_id = _resolve(s, Document, tenant_id, document_id, "document")
+        doc = repo.get_document(s, tenant_id, full_id) if full_id else None
         if doc is None:
-            console.print(f"[red]no document {document_id} in tenant {tenant}")
-            raise typer.Exit(2)
+            _fail(f"no document {document_id} in tenant {tenant}")
         info = _doc_dict(doc)
         if page is not None:
-            p = repo.get_page(s, document_id, page)
+            p = repo.get_page(s, doc.id, page)
             if p is None:
                 console.print(f"[red]document has no page {page}")
                 raise typer.Exit(2)
@@ -259,32 +397,72 @@ def documents_show(
 
 
 @docs_app.command("delete")
-def documents_delete(document_id: str, tenant: TenantOpt = "default") -> None:
+def documents_delete(
+    document_id: Annotated[str, typer.Argument(help="Document id or an unambiguous prefix of it.")],
+    tenant: TenantOpt = "default",
+) -> None:
     """Delete a document, its pages, findings and (when unshared) its stored bytes."""
     from longctx.documents import delete_document
+    from longctx.storage.models import Document
+    from longctx.storage.session import session_scope
 
     _prepare()
-    if not delete_document(document_id, _tenant_id(tenant), get_settings()):
-        console.print(f"[red]no document {document_id} in tenant {tenant}")
-        raise typer.Exit(2)
-    console.print(f"deleted {document_id}")
+    tenant_id = _tenant_id(tenant)
+    with session_scope() as s:
+        full_id = _resolve(s, Document, tenant_id, document_id, "document")
+    if full_id is None or not delete_document(full_id, tenant_id, get_settings()):
+        _fail(f"no document {document_id} in tenant {tenant}")
+    console.print(f"deleted {full_id}")
 
 
 # ---- admin ------------------------------------------------------------------------------------------------
 @tenants_app.command("create")
 def tenants_create(name: str) -> None:
-    """Create a tenant."""
+    """Create a tenant; if it already exists, say so and exit 0 (safe to run again)."""
     from longctx.storage import repositories as repo
     from longctx.storage.session import session_scope
 
     _prepare()
-    try:
-        with session_scope() as s:
+    with session_scope() as s:
+        existing = repo.get_tenant(s, name.strip())
+        if existing is not None and existing.name == name.strip():
+            console.print(f"tenant {escape(repr(existing.name))} already exists")
+            emit_json({"id": existing.id, "name": existing.name, "created": False})
+            return
+        try:
             tenant = repo.create_tenant(s, name)
-            emit_json({"id": tenant.id, "name": tenant.name})
-    except ValueError as exc:
-        console.print(f"[red]{exc}")
-        raise typer.Exit(2) from exc
+        except ValueError as exc:
+            _fail(str(exc))
+        emit_json({"id": tenant.id, "name": tenant.name, "created": True})
+
+
+@tenants_app.command("list")
+def tenants_list(as_json: JsonOpt = False) -> None:
+    """Every tenant: name, id, created, active API keys, documents."""
+    from longctx.storage import repositories as repo
+    from longctx.storage.session import session_scope
+
+    _prepare()
+    with session_scope() as s:
+        rows = [
+            {
+                "name": t.tenant.name,
+                "id": t.tenant.id,
+                "created_at": iso(t.tenant.created_at),
+                "keys": t.keys,
+                "documents": t.documents,
+            }
+            for t in repo.list_tenants(s)
+        ]
+    if as_json:
+        emit_json({"tenants": rows})
+        return
+    _print_rows(
+        ["name", "id", "created", "keys", "documents"],
+        [[r["name"], r["id"], (r["created_at"] or "")[:19], r["keys"], r["documents"]] for r in rows],
+        id_columns=(1,),
+    )
+    _note(f"{len(rows)} tenant(s)")
 
 
 @keys_app.command("create")
@@ -294,13 +472,256 @@ def keys_create(tenant: str, name: Annotated[str, typer.Option(help="A label for
     from longctx.storage.session import session_scope
 
     _prepare()
+    tenant_id = _tenant_id(tenant)
     with session_scope() as s:
-        t = repo.get_tenant(s, tenant)
-        if t is None:
-            console.print(f"[red]no tenant {tenant!r}; create it with `longctx tenants create {tenant}`")
-            raise typer.Exit(2)
+        t = repo.get_tenant(s, tenant_id)
         key = repo.create_api_key(s, t, name)
-        emit_json({"id": key.record.id, "tenant": t.name, "key": key.secret})
+        emit_json(
+            {
+                "id": key.record.id,
+                "tenant": t.name,
+                "name": name,
+                "prefix": f"{repo.KEY_PREFIX}_{key.record.prefix}",
+                "key": key.secret,
+            }
+        )
+
+
+def _key_dict(key, tenant_name: str) -> dict:  # noqa: ANN001
+    from longctx.storage.repositories import KEY_PREFIX
+
+    return {
+        "id": key.id,
+        "tenant": tenant_name,
+        "tenant_id": key.tenant_id,
+        "name": key.name,
+        "prefix": f"{KEY_PREFIX}_{key.prefix}",
+        "created_at": iso(key.created_at),
+        "last_used_at": iso(key.last_used_at),
+        "revoked_at": iso(key.revoked_at),
+    }
+
+
+@keys_app.command("list")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's keys.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """API keys: id, tenant, name, prefix (the key's first characters), created, last used, revoked.
+
+    Never the key itself nor its hash."""
+    from sqlalchemy import select
+
+    from longctx.storage import repositories as repo
+    from longctx.storage.models import Tenant
+    from longctx.storage.session import session_scope
+
+    _prepare()
+    tenant_id = _tenant_id(tenant) if tenant is not None else None
+    with session_scope() as s:
+        names = dict(s.execute(select(Tenant.id, Tenant.name)).all())
+        rows = [_key_dict(k, names.get(k.tenant_id, "")) for k in repo.list_api_keys(s, tenant_id)]
+    if as_json:
+        emit_json({"keys": rows})
+        return
+    _print_rows(
+        ["id", "tenant", "name", "prefix", "created", "last used", "revoked"],
+        [
+            [
+                r["id"],
+                r["tenant"],
+                r["name"],
+                r["prefix"],
+                (r["created_at"] or "")[:19],
+                (r["last_used_at"] or "never")[:19],
+                (r["revoked_at"] or "")[:19],
+            ]
+            for r in rows
+        ],
+    )
+    _note(f"{len(rows)} key(s), {sum(r['revoked_at'] is None for r in rows)} active")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[
+        str, typer.Argument(help="Key id, an unambiguous prefix of it, or the key's prefix (lcx_xxxxxxxx).")
+    ],
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only among this tenant's keys.")] = None,
+) -> None:
+    """Revoke an API key: the API answers 401 to it from now on. Revoking a revoked key changes nothing."""
+    from longctx.storage import repositories as repo
+    from longctx.storage.models import ApiKey, Tenant
+    from longctx.storage.session import session_scope
+
+    _prepare()
+    tenant_id = _tenant_id(tenant) if tenant is not None else None
+    with session_scope() as s:
+        try:
+            record = repo.find_api_key(s, key, tenant_id)
+        except repo.AmbiguousId as exc:
+            found = {c: s.get(ApiKey, c) for c in exc.candidates}
+            _ambiguous(
+                exc,
+                "API key",
+                {c: f"{repo.KEY_PREFIX}_{k.prefix} {k.name}" for c, k in found.items() if k is not None},
+            )
+        if record is None:
+            _fail(f"no API key matching {key!r}; `longctx keys list` shows the keys")
+        tenant_name = s.get(Tenant, record.tenant_id).name
+        if record.revoked_at is not None:
+            console.print(f"key {record.id} was already revoked")
+        else:
+            repo.revoke_api_key(s, record.id)
+            repo.audit(
+                s,
+                tenant_id=record.tenant_id,
+                actor="cli",
+                action="revoke",
+                object_type="api_key",
+                object_id=record.id,
+            )
+            s.flush()
+            console.print(f"revoked key {record.id}")
+        emit_json(_key_dict(record, tenant_name))
+
+
+# ---- jobs -------------------------------------------------------------------------------------------------
+def _job_id(session, tenant_id: str, job_id: str, tenant: str) -> str:  # noqa: ANN001
+    from longctx.storage.models import Job
+
+    full_id = _resolve(session, Job, tenant_id, job_id, "job")
+    if full_id is None:
+        _fail(f"no job {job_id} in tenant {tenant}")
+    return full_id
+
+
+@jobs_app.command("list")
+def jobs_list(tenant: TenantOpt = "default", limit: int = 50, as_json: JsonOpt = False) -> None:
+    """List the tenant's analysis jobs, newest first."""
+    from longctx.jobs import job_to_dict
+    from longctx.storage import repositories as repo
+    from longctx.storage.session import session_scope
+
+    _prepare()
+    tenant_id = _tenant_id(tenant)
+    with session_scope() as s:
+        rows = [job_to_dict(j) for j in repo.list_jobs(s, tenant_id, limit=limit)]
+    if as_json:
+        emit_json({"jobs": rows})
+        return
+    _print_rows(
+        ["id", "kind", "status", "stage", "progress", "created", "error"],
+        [
+            [
+                r["id"],
+                r["kind"],
+                r["status"],
+                r["stage"],
+                f"{r['progress']:.0%}",
+                (r["created_at"] or "")[:19],
+                r["error"] or "",
+            ]
+            for r in rows
+        ],
+    )
+    _note(f"{len(rows)} job(s)")
+
+
+@jobs_app.command("show")
+def jobs_show(
+    job_id: Annotated[str, typer.Argument(help="Job id or an unambiguous prefix of it.")],
+    tenant: TenantOpt = "default",
+) -> None:
+    """Show one job as JSON (status, stage, progress, per-document outcomes, timings)."""
+    from longctx.jobs import job_to_dict
+    from longctx.jobs.lifecycle import outcomes
+    from longctx.storage import repositories as repo
+    from longctx.storage.session import session_scope
+
+    _prepare()
+    tenant_id = _tenant_id(tenant)
+    with session_scope() as s:
+        full_id = _job_id(s, tenant_id, job_id, tenant)
+        info = job_to_dict(repo.get_job(s, tenant_id, full_id), outcomes(s, full_id))
+    emit_json(info)
+
+
+@jobs_app.command("findings")
+def jobs_findings(
+    job_id: Annotated[str, typer.Argument(help="Job id or an unambiguous prefix of it.")],
+    tenant: TenantOpt = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="The REST findings shape.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="The CSV export.")] = False,
+) -> None:
+    """A job's findings: answers with page and character citations."""
+    from longctx.jobs import findings_csv, findings_for_job
+    from longctx.storage.session import session_scope
+
+    _prepare()
+    tenant_id = _tenant_id(tenant)
+    with session_scope() as s:
+        full_id = _job_id(s, tenant_id, job_id, tenant)
+        items = findings_for_job(s, tenant_id, full_id)
+    if as_json:
+        emit_json({"job_id": full_id, "items": items})
+    elif as_csv:
+        typer.echo(findings_csv(items), nl=False)
+    else:
+        _print_rows(
+            ["document", "query", "rank", "answer", "score", "page", "chars"],
+            [
+                [
+                    f["document_id"],
+                    f["query_key"] or f["query"],
+                    f["rank"] + 1,
+                    (f["answer"] or "(no answer)").replace("\n", " "),
+                    f"{f['score']:.2f}",
+                    f["page"] or "",
+                    f"{f['char_start']}-{f['char_end']}" if f["char_start"] is not None else "",
+                ]
+                for f in items
+            ],
+        )
+        _note(f"job {full_id}: {len(items)} finding(s)")
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(
+    job_id: Annotated[str, typer.Argument(help="Job id or an unambiguous prefix of it.")],
+    tenant: TenantOpt = "default",
+) -> None:
+    """Cancel a queued or running job (a running job's worker stops at its next lease renewal)."""
+    _job_transition(job_id, tenant, "cancel")
+
+
+@jobs_app.command("retry")
+def jobs_retry(
+    job_id: Annotated[str, typer.Argument(help="Job id or an unambiguous prefix of it.")],
+    tenant: TenantOpt = "default",
+) -> None:
+    """Queue a failed, cancelled or lapsed job again (its findings are cleared first)."""
+    _job_transition(job_id, tenant, "retry")
+
+
+def _job_transition(job_id: str, tenant: str, action: str) -> None:
+    from longctx.jobs import JobRequestError, job_to_dict, lifecycle
+    from longctx.storage.session import session_scope
+
+    _prepare()
+    settings = get_settings()
+    tenant_id = _tenant_id(tenant)
+    try:
+        with session_scope(settings) as s:
+            full_id = _job_id(s, tenant_id, job_id, tenant)
+            change = lifecycle.cancel if action == "cancel" else lifecycle.retry
+            job = change(s, tenant_id, full_id, "cli")
+            info = job_to_dict(job, lifecycle.outcomes(s, full_id))
+    except JobRequestError as exc:
+        _fail(exc.detail)
+    if action == "retry" and lifecycle.enqueue(settings, [full_id]):
+        _fail(f"job {full_id} could not be queued (is the broker reachable?); it is marked failed")
+    emit_json(info)
 
 
 # ---- side commands: train, eval, bench (each module parses its own options) --------------------------------
@@ -339,6 +760,14 @@ def bench_attention(ctx: typer.Context) -> None:
     bench_main(list(ctx.args))
 
 
+@bench_app.command("load", context_settings=_PASSTHROUGH)
+def bench_load(ctx: typer.Context) -> None:
+    """Loopback load test of the REST API with integrity checks (`longctx bench load -h`)."""
+    from longctx.bench.load import main as bench_main
+
+    raise typer.Exit(bench_main(list(ctx.args)))
+
+
 # ---- service: serve, api, worker, ui ----------------------------------------------------------------------
 @app.command()
 def serve(
@@ -352,6 +781,8 @@ def serve(
     """Run everything on this machine: migrations, API, cpu + gpu workers, UI. Ctrl-C stops it all."""
     from longctx.supervisor import serve as run_serve
 
+    if data_dir is None:
+        _legacy_hint(get_settings().resolved_data_dir)
     raise typer.Exit(
         run_serve(
             data_dir=data_dir,
@@ -362,6 +793,9 @@ def serve(
             cpu_concurrency=cpu_concurrency,
         )
     )
+
+
+API_KEEP_ALIVE_S = 30
 
 
 @app.command()
@@ -375,8 +809,9 @@ def api(
     """Serve the REST API with uvicorn (OpenAPI at /docs)."""
     import uvicorn
 
+    _announce()
     if migrate:
-        _prepare()
+        _migrate()
     settings = get_settings()
     uvicorn.run(
         "longctx.api.app:create_app",
@@ -386,6 +821,9 @@ def api(
         workers=workers,
         log_level=log_level,
         proxy_headers=True,
+        # Idle keep-alive connections outlive the usual client pools' expiry (httpx: 5 s), so a client never
+        # sends on a connection the server is closing (a ReadError under load with uvicorn's default 5 s).
+        timeout_keep_alive=API_KEEP_ALIVE_S,
     )
 
 
@@ -416,6 +854,7 @@ def worker(
         console.print("[yellow]gpu queue with a non-solo pool: CUDA must not be initialised before a fork")
     if pool == "solo":
         concurrency = 1
+    _announce()
     _prepare_worker_db()
     if metrics_port:
         from prometheus_client import start_http_server
@@ -454,7 +893,7 @@ def _prepare_worker_db() -> None:
 
     try:
         if current_revision(get_settings()) is None:
-            _prepare()
+            _migrate()
     except Exception as exc:  # the database may come up later; tasks retry on transient errors
         console.print(f"[yellow]database not ready yet: {exc}")
 
@@ -485,7 +924,7 @@ def _resolve_document(path_or_id: str, tenant_id: str, bar: Progress) -> str:
     """A ready document id: a local file is stored and parsed here; an id is looked up (parsed if needed)."""
     from longctx.documents import add_file, ingest_document
     from longctx.storage import repositories as repo
-    from longctx.storage.models import DocumentStatus
+    from longctx.storage.models import Document, DocumentStatus
     from longctx.storage.session import session_scope
 
     settings = get_settings()
@@ -498,7 +937,8 @@ def _resolve_document(path_or_id: str, tenant_id: str, bar: Progress) -> str:
             raise typer.Exit(1) from exc
     else:
         with session_scope(settings) as s:
-            doc = repo.get_document(s, tenant_id, path_or_id)
+            full_id = _resolve(s, Document, tenant_id, path_or_id, "document")
+            doc = repo.get_document(s, tenant_id, full_id) if full_id else None
         if doc is None:
             console.print(f"[red]{path_or_id}: no such file, and no document with that id in this tenant")
             raise typer.Exit(2)
@@ -520,7 +960,9 @@ def _run_job_cli(path_or_id: str, tenant: str, as_json: bool, **job_kwargs) -> N
 
     _prepare()
     settings = get_settings()
-    tenant_id = _tenant_id(tenant)
+    is_file = Path(path_or_id).is_file()  # a new file may start a tenant; an id needs an existing one
+    context = "" if is_file else f"{path_or_id}: no such file, and "
+    tenant_id = _tenant_id(tenant, create=is_file, context=context)
     with _progress() as bar:
         doc_id = _resolve_document(path_or_id, tenant_id, bar)
         try:
@@ -570,7 +1012,7 @@ def ask(
     question: Annotated[list[str], typer.Option("--question", "-q", help="A question (repeatable).")],
     top_k: Annotated[int, typer.Option(help="Answers per question.")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print the REST findings shape.")] = False,
-    tenant: TenantOpt = "default",
+    tenant: NewTenantOpt = "default",
 ) -> None:
     """Answer questions over one document, in this process (no server), with page and character citations."""
     _run_job_cli(path_or_id, tenant, as_json, questions=question, top_k=top_k)
@@ -582,7 +1024,7 @@ def extract(
     schema: Annotated[str, typer.Option(help="contract | report")] = "contract",
     top_k: Annotated[int, typer.Option(help="Candidates per field.")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the REST findings shape.")] = False,
-    tenant: TenantOpt = "default",
+    tenant: NewTenantOpt = "default",
 ) -> None:
     """Extract a schema's fields (contract key terms, report key facts) from one document, in this process."""
     _run_job_cli(path_or_id, tenant, as_json, schema=schema, top_k=top_k)

@@ -7,6 +7,7 @@ are shared by the embedded default (`longctx serve`) without any configuration f
 from __future__ import annotations
 
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -15,6 +16,21 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+LEGACY_DATA_DIR = "longctx-data"  # the old default, relative to the current directory
+
+
+def default_data_dir() -> Path:
+    """The per-user data folder, the same wherever a command runs: `$XDG_DATA_HOME/longctx` (default
+    `~/.local/share/longctx`) on Linux, `~/Library/Application Support/longctx` on macOS,
+    `%LOCALAPPDATA%\\longctx` on Windows. `LONGCTX_DATA_DIR` overrides it."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = str(Path.home() / "Library" / "Application Support")
+    else:
+        xdg = os.environ.get("XDG_DATA_HOME", "")
+        base = xdg if os.path.isabs(xdg) else str(Path.home() / ".local" / "share")
+    return Path(base) / "longctx"
 
 
 class Limits(BaseSettings):
@@ -38,7 +54,10 @@ class Limits(BaseSettings):
 class Settings(Limits):
     """Service settings. Environment variables use the prefix `LONGCTX_` (e.g. `LONGCTX_DATA_DIR`)."""
 
-    data_dir: Path = Field(Path("./longctx-data"), description="Blobs, SQLite database, embedded broker.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Blobs, SQLite database, embedded broker; default: the per-user data folder.",
+    )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default: SQLite file in the data dir."
     )
@@ -77,7 +96,36 @@ class Settings(Limits):
     webhook_secret: str | None = Field(
         None, description="HMAC key for job callbacks; default: per-tenant key."
     )
+    webhook_allow: str = Field(
+        "",
+        description=(
+            "Comma-separated hostnames and IP networks (CIDR) that job callbacks may reach although they are "
+            "not public (loopback, private, link-local, ...); default: none (public addresses only)."
+        ),
+    )
     sqlite_busy_timeout_ms: int = 30_000
+    job_lease_s: float = Field(
+        60.0,
+        description=(
+            "Lease of a running job or parse: its worker renews it every third of this; a job whose worker "
+            "died is re-queued by the reaper once it lapses."
+        ),
+    )
+    job_max_attempts: int = Field(3, description="Claims of a job (or parses of a document) before it fails.")
+    reaper_interval_s: float = Field(
+        10.0, description="How often `serve` and each worker look for lapsed work."
+    )
+    queued_resend_s: float = Field(
+        300.0,
+        description="Queued work unchanged this long gets its message sent again (a lost message).",
+    )
+    broker_visibility_timeout_s: int = Field(
+        1800,
+        description=(
+            "Redis: an unacknowledged message is redelivered after this long. Leases, not this, bring back a "
+            "dead worker's job; a redelivered message of a job still held is acknowledged and dropped."
+        ),
+    )
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -130,5 +178,11 @@ def _cached_settings(_key: tuple[tuple[str, str], ...]) -> Settings:
 
 def get_settings() -> Settings:
     """Settings for the current environment (re-read when a `LONGCTX_*` variable changes, e.g. in tests)."""
-    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("LONGCTX_")))
+    key = tuple(
+        sorted(
+            (k, v)
+            for k, v in os.environ.items()
+            if k.startswith("LONGCTX_") or k in ("HOME", "XDG_DATA_HOME", "LOCALAPPDATA")
+        )
+    )
     return _cached_settings(key)

@@ -2,19 +2,27 @@
 
 Ingestion is idempotent (a redelivered task re-parses into the same rows) and a failure of one document is
 recorded on that document with a human-readable reason; it never propagates to the caller's other work.
+A parse holds a lease on its document (renewed by a `LeaseKeeper` thread); when the worker dies mid-parse the
+lease lapses and `reap_parses` queues the document again, or fails it after `job_max_attempts` parses (a file
+that kills its parser every time must not loop forever).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from longctx.config import Settings, get_settings
+from longctx.core.lease import LeaseKeeper
 from longctx.core.timestamps import utcnow
 from longctx.storage import repositories as repo
 from longctx.storage.blobs import BlobStore, StoredBlob
@@ -45,7 +53,10 @@ class Registered:
 
 
 def register_blob(session: Session, tenant_id: str, filename: str | None, blob: StoredBlob) -> Registered:
-    """Create the documents row (status queued) for stored bytes, or return the tenant's existing one."""
+    """Create the documents row (status queued) for stored bytes, or return the tenant's existing one.
+
+    Two identical uploads at once: the unique index on live content lets one insert win; the other's flush
+    raises `IntegrityError`, and its caller registers again in a new transaction, which finds the winner."""
     existing = repo.find_document_by_sha(session, tenant_id, blob.sha256)
     if existing is not None:
         return Registered(existing, False)
@@ -81,17 +92,21 @@ def ingest_document(
             raise LookupError(f"no document {document_id}")
         if doc.status in (DocumentStatus.ready, DocumentStatus.failed, DocumentStatus.deleting):
             return doc
-        doc.status = DocumentStatus.parsing
+        if not _claim_parse(s, settings, document_id):
+            s.refresh(doc)
+            return doc  # another worker holds a live parse, or it has just failed
         sha, media_type = doc.sha256, doc.media_type
     started = time.monotonic()
     report("parsing", 0.1)
     error: str | None = None
     parsed = None
     tokens = None
+    keeper = LeaseKeeper(lambda: _renew_parse(settings, document_id), settings.job_lease_s / 3, "parse")
     try:
-        parsed = parse_file(blob_store(settings).path_for(sha), limits=settings, media_type=media_type)
-        report("tokenizing", 0.6)
-        tokens = tokenize_text(parsed.text)
+        with keeper:
+            parsed = parse_file(blob_store(settings).path_for(sha), limits=settings, media_type=media_type)
+            report("tokenizing", 0.6)
+            tokens = tokenize_text(parsed.text)
         if len(tokens) > settings.max_tokens:
             error = f"too many tokens: {len(tokens)} > limit {settings.max_tokens}"
         elif len(tokens) == 0:
@@ -100,15 +115,17 @@ def ingest_document(
         error = exc.reason
     except FileNotFoundError:
         error = "original file is missing from the blob store"
-    except Exception as exc:  # a bug in our own code must still fail only this document
-        log.exception("unexpected error ingesting %s", document_id)
-        error = f"internal error while parsing ({type(exc).__name__}: {exc})"[:500]
+    except Exception:  # a bug in our own code must still fail only this document
+        ref = secrets.token_hex(4)
+        log.exception("unexpected error ingesting %s [ref %s]", document_id, ref)
+        error = f"internal error while parsing (error reference {ref}; the service log has the details)"
     report("storing", 0.8)
     with session_scope(settings) as s:
         doc = s.get(Document, document_id)
         if doc is None or doc.status is DocumentStatus.deleting:
             return doc  # deleted meanwhile: nothing to store
         doc.parse_seconds = time.monotonic() - started
+        doc.lease_expires_at = None
         if error is not None or parsed is None or tokens is None:
             doc.status = DocumentStatus.failed
             doc.error = error or "parsing produced no result"
@@ -129,6 +146,89 @@ def ingest_document(
     return doc
 
 
+def _claim_parse(session: Session, settings: Settings, document_id: str) -> bool:
+    """queued (or parsing with a lapsed lease) -> parsing under a fresh lease; False when another worker
+    holds a live parse. A document whose parser stopped `job_max_attempts` times fails instead."""
+    now = utcnow()
+    claimable = and_(
+        Document.id == document_id,
+        or_(
+            Document.status == DocumentStatus.queued,
+            and_(
+                Document.status == DocumentStatus.parsing,
+                or_(Document.lease_expires_at.is_(None), Document.lease_expires_at < now),
+            ),
+        ),
+    )
+    attempts = session.scalar(select(Document.attempts).where(claimable))
+    if attempts is None:
+        return False
+    if attempts >= settings.job_max_attempts:
+        session.execute(
+            update(Document)
+            .where(claimable)
+            .values(
+                status=DocumentStatus.failed,
+                lease_expires_at=None,
+                error=(
+                    f"the parser stopped {attempts} times on this document without finishing "
+                    "(too large or malformed for the worker's limits?)"
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return False
+    result = session.execute(
+        update(Document)
+        .where(claimable)
+        .values(
+            status=DocumentStatus.parsing,
+            attempts=Document.attempts + 1,
+            lease_expires_at=now + timedelta(seconds=settings.job_lease_s),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _renew_parse(settings: Settings, document_id: str) -> bool:
+    with session_scope(settings) as s:
+        result = s.execute(
+            update(Document)
+            .where(Document.id == document_id, Document.status == DocumentStatus.parsing)
+            .values(lease_expires_at=utcnow() + timedelta(seconds=settings.job_lease_s))
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
+def reap_parses(settings: Settings) -> list[str]:
+    """Documents whose parse lease lapsed (their worker died), and documents queued without a change for
+    `queued_resend_s` (a lost message): the ids to send to ingest again. The next parse counts an attempt."""
+    now = utcnow()
+    stale = now - timedelta(seconds=settings.queued_resend_s)
+    lapsed = and_(
+        Document.status == DocumentStatus.parsing,
+        or_(Document.lease_expires_at.is_(None), Document.lease_expires_at < now),
+    )
+    forgotten = and_(Document.status == DocumentStatus.queued, Document.updated_at < stale)
+    ids: list[str] = []
+    with session_scope(settings) as s:
+        for doc_id in s.scalars(select(Document.id).where(or_(lapsed, forgotten))).all():
+            # back to queued, touched: many reapers (and the next tick) send it once; the next parse claims it
+            result = s.execute(
+                update(Document)
+                .where(Document.id == doc_id, or_(lapsed, forgotten))
+                .values(status=DocumentStatus.queued, updated_at=now, lease_expires_at=None)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:
+                ids.append(doc_id)
+    if ids:
+        log.warning("re-sending %d document(s) to ingest (worker lost or message lost)", len(ids))
+    return ids
+
+
 def add_file(
     path: Path, tenant_id: str, settings: Settings | None = None, *, actor: str = "cli"
 ) -> Registered:
@@ -136,19 +236,25 @@ def add_file(
     settings = settings or get_settings()
     settings.ensure_dirs()
     blob = blob_store(settings).put_file(Path(path), max_bytes=settings.max_upload_bytes)
-    with session_scope(settings) as s:
-        reg = register_blob(s, tenant_id, Path(path).name, blob)
-        if reg.created:
-            repo.audit(
-                s,
-                tenant_id=tenant_id,
-                actor=actor,
-                action="upload",
-                object_type="document",
-                object_id=reg.document.id,
-                detail={"sha256": blob.sha256, "bytes": blob.size},
-            )
-        return reg
+    for attempt in (1, 2):
+        try:
+            with session_scope(settings) as s:
+                reg = register_blob(s, tenant_id, Path(path).name, blob)
+                if reg.created:
+                    repo.audit(
+                        s,
+                        tenant_id=tenant_id,
+                        actor=actor,
+                        action="upload",
+                        object_type="document",
+                        object_id=reg.document.id,
+                        detail={"sha256": blob.sha256, "bytes": blob.size},
+                    )
+                return reg
+        except IntegrityError:  # an identical upload won the race for the one live row: find it
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def delete_document(

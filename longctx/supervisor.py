@@ -9,6 +9,9 @@ It applies migrations, makes sure an API key exists (first start: tenant `defaul
 * a Celery worker for the `gpu` queue (analysis; solo pool, so CUDA is initialised in that process only),
 * the Streamlit UI (`webui/app.py`, when present and not `--no-ui`).
 
+Every `reaper_interval_s` it runs the reaper (`longctx.recovery.reap`): a job or parse whose worker died
+(its lease lapsed) is re-queued or failed, so a killed worker's job ends once the worker is restarted.
+
 Each child runs in its own process group and gets SIGTERM when this supervisor dies (PR_SET_PDEATHSIG),
 so Ctrl-C / SIGTERM stops everything, grandchildren included: SIGTERM to each group, a grace period, then
 SIGKILL.
@@ -146,9 +149,18 @@ def _wait_http(url: str, timeout: float, procs: list[Child]) -> bool:
 
 
 class Supervisor:
-    def __init__(self, children: list[Child], env: dict[str, str], housekeeping=None):  # noqa: ANN001
+    def __init__(  # noqa: ANN001
+        self,
+        children: list[Child],
+        env: dict[str, str],
+        housekeeping=None,
+        reaper=None,
+        reaper_s: float = 10.0,
+    ):
         self.children = children
         self.housekeeping = housekeeping
+        self.reaper = reaper
+        self.reaper_s = reaper_s
         self.env = env
         self.stopping = False
         self.exit_code = 0
@@ -168,7 +180,14 @@ class Supervisor:
             if on_started is not None and not self.stopping:
                 on_started(self)
             next_housekeeping = time.monotonic() + HOUSEKEEPING_S
+            next_reap = time.monotonic() + self.reaper_s
             while not self.stopping:
+                if self.reaper is not None and time.monotonic() > next_reap:
+                    next_reap = time.monotonic() + self.reaper_s
+                    try:
+                        self.reaper()
+                    except Exception:  # noqa: BLE001 - a database hiccup: the next tick tries again
+                        log.warning("reaper pass failed", exc_info=True)
                 if self.housekeeping is not None and time.monotonic() > next_housekeeping:
                     next_housekeeping = time.monotonic() + HOUSEKEEPING_S
                     try:
@@ -332,7 +351,12 @@ def serve(
         if removed:
             log.info("pruned %d delivered broker messages", removed)
 
-    return Supervisor(children, env, housekeeping).run(on_started=started)
+    def reaper() -> None:
+        from longctx.recovery import reap
+
+        reap(settings)
+
+    return Supervisor(children, env, housekeeping, reaper, settings.reaper_interval_s).run(on_started=started)
 
 
 def _redact(url: str) -> str:

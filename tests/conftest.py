@@ -158,6 +158,16 @@ def client(data_env, inline_queue) -> Iterator:  # noqa: ANN001
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A uniquely named PostgreSQL database for this test run (dropped afterwards); skips when unreachable."""
+    yield from _pg_database()
+
+
+@pytest.fixture
+def fresh_pg_database() -> Iterator[str]:
+    """A PostgreSQL database of this test alone (a `serve` that must bootstrap its own tenant and key)."""
+    yield from _pg_database()
+
+
+def _pg_database() -> Iterator[str]:
     reason = postgres_unavailable_reason()
     if reason:
         pytest.skip(reason)

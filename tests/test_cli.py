@@ -77,7 +77,9 @@ def test_ingest_json_reports_ready_and_failed(env):
 def test_tenant_and_key_admin(env):
     tenant = _json(runner.invoke(app, ["tenants", "create", "acme"]))
     assert tenant["name"] == "acme"
-    assert runner.invoke(app, ["tenants", "create", "acme"]).exit_code == 2
+    again = runner.invoke(app, ["tenants", "create", "acme"])  # safe to run again: exits 0, says so
+    assert again.exit_code == 0 and "already exists" in again.stderr
+    assert json.loads(again.stdout) == {**tenant, "created": False}
     key = _json(runner.invoke(app, ["keys", "create", "acme", "--name", "ci"]))
     assert key["key"].startswith("lcx_") and key["tenant"] == "acme"
     assert runner.invoke(app, ["keys", "create", "nobody"]).exit_code == 2

@@ -211,10 +211,10 @@ def test_serve_sigterm_stops_everything(serve_sqlite):  # noqa: ANN001
 
 
 @pytest.mark.integration
-def test_serve_end_to_end_redis_postgres(tmp_path, pg_database, redis_broker):  # noqa: ANN001
+def test_serve_end_to_end_redis_postgres(tmp_path, fresh_pg_database, redis_broker):  # noqa: ANN001
     broker_url, prefix = redis_broker
     env = {
-        "LONGCTX_DATABASE_URL": pg_database,
+        "LONGCTX_DATABASE_URL": fresh_pg_database,
         "LONGCTX_BROKER_URL": broker_url,
         "LONGCTX_BROKER_PREFIX": prefix,
     }
@@ -230,5 +230,5 @@ def test_serve_end_to_end_redis_postgres(tmp_path, pg_database, redis_broker):  
     assert not (tmp_path / "data" / "longctx.db").exists()
     import psycopg
 
-    with psycopg.connect(pg_database) as conn:
+    with psycopg.connect(fresh_pg_database) as conn:
         assert conn.execute("SELECT count(*) FROM findings").fetchone()[0] > 0

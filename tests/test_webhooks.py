@@ -56,7 +56,7 @@ def test_sign_and_verify():
     assert not verify("k" * 64, str(int(ts) - 3600), body, sign("k" * 64, str(int(ts) - 3600), body))
 
 
-def test_callback_is_signed_and_retried(client, make_tenant, inline_queue, data_env):  # noqa: ANN001
+def test_callback_is_signed_and_retried(client, make_tenant, inline_queue, data_env, monkeypatch):  # noqa: ANN001
     from celery.exceptions import Retry
 
     from longctx.storage.models import Job
@@ -64,6 +64,7 @@ def test_callback_is_signed_and_retried(client, make_tenant, inline_queue, data_
     from longctx.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
     from workers.tasks import run_webhook
 
+    monkeypatch.setenv("LONGCTX_WEBHOOK_ALLOW", "127.0.0.1")  # the receiver is local (SSRF guard)
     tk = make_tenant("acme")
     secret = client.get("/v1/webhook-secret", headers=tk.headers).json()["secret"]
     doc = upload(client, tk, contract_pdf()).json()["id"]
@@ -102,9 +103,11 @@ def test_callback_is_signed_and_retried(client, make_tenant, inline_queue, data_
     assert client.get(f"/v1/jobs/{job_id}", headers=tk.headers).json()["callback_status"] == "delivered 200"
 
 
-def test_permanent_failure_is_not_retried(data_env, make_tenant, client, inline_queue):  # noqa: ANN001
+def test_permanent_failure_is_not_retried(data_env, make_tenant, client, inline_queue, monkeypatch):  # noqa: ANN001
+    from longctx.config import get_settings
     from longctx.webhooks import MAX_ATTEMPTS, deliver
 
+    monkeypatch.setenv("LONGCTX_WEBHOOK_ALLOW", "127.0.0.1")  # the receiver is local (SSRF guard)
     tk = make_tenant("acme")
     doc = upload(client, tk, contract_pdf()).json()["id"]
     with Receiver([404, 500]) as rx:
@@ -115,5 +118,6 @@ def test_permanent_failure_is_not_retried(data_env, make_tenant, client, inline_
         ).json()["job_id"]
         status = client.get(f"/v1/jobs/{job_id}", headers=tk.headers).json()["callback_status"]
         assert status.startswith("failed after 1 attempts: http 404")
-        last = deliver(job_id, data_env, attempt=MAX_ATTEMPTS - 1)  # the last allowed attempt gets a 500
+        # the last allowed attempt gets a 500
+        last = deliver(job_id, get_settings(), attempt=MAX_ATTEMPTS - 1)
         assert not last.ok and not last.retry and last.status.startswith("failed after")

@@ -13,6 +13,16 @@ from webui.client import ApiClient, ApiError, ApiUnavailable, Conflict, NotFound
 KEY = "lcx_test_key"
 
 
+CSV_FILE = b"document_id,filename,answer\nd1,a.pdf,Delaware \xe2\x80\x94 USA\n"
+JSON_FILE = json.dumps(
+    {"job_id": "j1", "status": "succeeded", "fields": ["document_id", "answer"], "findings": []}
+).encode()
+
+
+def _job(job_id: str, status: str, **extra: object) -> dict:
+    return {"id": job_id, "kind": "questions", "status": status, "error_code": None, "attempts": 1, **extra}
+
+
 def _docs(n: int) -> list[dict]:
     return [{"id": f"d{i}", "filename": f"file{i}.pdf", "status": "ready", "pages": 1} for i in range(n)]
 
@@ -70,11 +80,22 @@ class FakeApi:
             body = json.loads(request.read())
             assert body == {"document_ids": ["d1"], "questions": ["Who?"], "top_k": 2}
             return httpx.Response(202, json={"job_id": "j1", "status": "queued"})
-        if path == "/v1/jobs/j1/retry":
-            return httpx.Response(409, json={"detail": "only failed or cancelled jobs can be retried"})
+        if path == "/v1/jobs/j1/retry" and method == "POST":
+            return httpx.Response(409, json={"detail": "only failed, cancelled or lapsed jobs are retried"})
+        if path == "/v1/jobs/j1/cancel" and method == "POST":
+            return httpx.Response(409, json={"detail": "job j1 is succeeded; only queued or running jobs"})
+        if path == "/v1/jobs/j2/cancel" and method == "POST":
+            return httpx.Response(200, json=_job("j2", "cancelled", error_code="cancelled"))
+        if path == "/v1/jobs/j2/retry" and method == "POST":
+            return httpx.Response(202, json=_job("j2", "queued"))
         if path == "/v1/jobs/j1/findings":
+            disposition = {"Content-Disposition": 'attachment; filename="findings-j1.csv"'}
             if request.url.params.get("format") == "csv":
-                return httpx.Response(200, text="document_id,answer\nd1,Delaware\n")
+                return httpx.Response(
+                    200, content=CSV_FILE, headers={"content-type": "text/csv", **disposition}
+                )
+            if request.url.params.get("format") == "export":
+                return httpx.Response(200, content=JSON_FILE, headers={"content-type": "application/json"})
             return httpx.Response(
                 200, json={"job_id": "j1", "items": [{"document_id": "d1", "answer": "Delaware"}]}
             )
@@ -138,6 +159,11 @@ def test_errors_map_to_exceptions(api: FakeApi) -> None:
         c.get_document("missing")
     with pytest.raises(Conflict, match="only failed"):
         c.retry_job("j1")
+    with pytest.raises(Conflict, match="only queued or running") as conflict:
+        c.cancel_job("j1")
+    assert conflict.value.status_code == 409
+    with pytest.raises(NotFound, match="no route"):
+        c.cancel_job("unknown")
     with pytest.raises(ApiError) as err:
         c._json("GET", "/v1/boom")
     assert err.value.status_code == 500 and "Internal Server Error" in err.value.detail
@@ -151,9 +177,30 @@ def test_jobs_findings_content(api: FakeApi) -> None:
     c = client(api)
     assert c.ask(["d1"], ["Who?"], top_k=2) == {"job_id": "j1", "status": "queued"}
     assert c.findings("j1") == [{"document_id": "d1", "answer": "Delaware"}]
-    assert c.findings_csv("j1").splitlines()[1] == "d1,Delaware"
     assert c.get_content("d1") == b"%PDF-raw"
     assert c.schemas()[0]["name"] == "contract"
+
+
+def test_cancel_and_retry_return_the_job(api: FakeApi) -> None:
+    c = client(api)
+    job = c.cancel_job("j2")
+    assert job["status"] == "cancelled" and job["error_code"] == "cancelled"
+    assert (api.requests[-1].method, api.requests[-1].url.path) == ("POST", "/v1/jobs/j2/cancel")
+    assert c.retry_job("j2")["status"] == "queued"
+    assert (api.requests[-1].method, api.requests[-1].url.path) == ("POST", "/v1/jobs/j2/retry")
+
+
+def test_findings_export_is_the_api_file_unchanged(api: FakeApi) -> None:
+    c = client(api)
+    assert c.findings_export("j1", "csv") == CSV_FILE  # bytes as sent, UTF-8 intact
+    assert api.requests[-1].url.params["format"] == "csv"
+    assert c.findings_export("j1", "json") == JSON_FILE
+    assert api.requests[-1].url.params["format"] == "export"
+    assert json.loads(c.findings_export("j1", "json"))["fields"] == ["document_id", "answer"]
+    with pytest.raises(ValueError, match="unknown export format"):
+        c.findings_export("j1", "xlsx")
+    with pytest.raises(NotFound):
+        c.findings_export("missing", "csv")
 
 
 def test_unreachable_api_is_unavailable() -> None:

@@ -1,14 +1,13 @@
-"""webui.export: findings -> comparison table, CSV, JSON, Excel."""
+"""webui.export: findings -> comparison table and Excel (the CSV and JSON files come from the API)."""
 
 from __future__ import annotations
 
 import io
-import json
 
 import openpyxl
-import pandas as pd
 
-from webui.export import NO_ANSWER, comparison_frame, findings_frame, to_csv, to_excel, to_json
+from webui import export
+from webui.export import NO_ANSWER, comparison_frame, findings_frame, to_excel
 
 
 def _f(doc: str, name: str, qi: int, key: str, rank: int, answer: str | None, page: int | None) -> dict:
@@ -52,13 +51,13 @@ def test_same_filename_gets_distinct_columns() -> None:
     assert list(comparison_frame(twins).columns) == ["same.pdf", "same.pdf (2)"]
 
 
-def test_csv_json_excel_round_trip() -> None:
-    frame = pd.read_csv(io.BytesIO(to_csv(FINDINGS)))
+def test_findings_frame_sorted_with_contract_columns() -> None:
+    frame = findings_frame(FINDINGS)
     assert len(frame) == 5 and frame.columns[0] == "document_id"
     assert list(frame["rank"][:2]) == [1, 2]  # sorted by file, query, rank
-    doc = json.loads(to_json(FINDINGS, job_id="j1"))
-    assert doc["job_id"] == "j1" and len(doc["items"]) == 5
-    assert any(item["answer"] is None and item["page"] is None for item in doc["items"])
+
+
+def test_excel_round_trip() -> None:
     book = openpyxl.load_workbook(io.BytesIO(to_excel(FINDINGS)))
     assert book.sheetnames == ["Comparison", "Findings"]
     rows = list(book["Comparison"].iter_rows(values_only=True))
@@ -70,4 +69,9 @@ def test_csv_json_excel_round_trip() -> None:
 def test_empty_findings() -> None:
     assert findings_frame([]).empty
     assert comparison_frame([]).empty
-    assert json.loads(to_json([]))["items"] == []
+    assert openpyxl.load_workbook(io.BytesIO(to_excel([]))).sheetnames == ["Comparison", "Findings"]
+
+
+def test_csv_and_json_are_not_built_in_the_ui() -> None:
+    """One server module makes those files; the UI serves the API's bytes (`ApiClient.findings_export`)."""
+    assert not hasattr(export, "to_csv") and not hasattr(export, "to_json")

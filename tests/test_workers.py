@@ -109,40 +109,35 @@ def test_redelivered_task_does_not_duplicate_findings(data_env, make_tenant):  #
         assert s.get(Job, job_id).attempts == 2
 
 
-def test_analysis_waits_for_documents_then_runs(data_env, make_tenant):  # noqa: ANN001
-    from celery.exceptions import Retry
-
-    from longctx.documents import blob_store, ingest_document, register_blob
+def test_analysis_waits_for_documents_then_the_ingest_wakes_it(data_env, make_tenant, inline_queue):  # noqa: ANN001
+    """A job whose document is still queued is not re-queued in a loop: it stays queued, its outcome row says
+    `waiting`, and the document's ingest task enqueues it once the document is parsed."""
+    from longctx.broker.app import TASK_ANALYZE
+    from longctx.documents import blob_store, register_blob
+    from longctx.jobs import lifecycle
     from longctx.storage.models import Job
     from longctx.storage.session import session_scope
-    from workers.tasks import run_analyze
+    from workers.tasks import run_analyze, run_ingest
 
+    inline_queue.run = False
     tk = make_tenant()
     blob = blob_store(data_env).put_bytes(make_pdf(CONTRACT_PAGES))
     with session_scope(data_env) as s:
         doc = register_blob(s, tk.tenant_id, "c.pdf", blob).document.id
     job_id = _job(data_env, tk.tenant_id, [doc], questions=[GOV_LAW])
-
-    class FakeTask:
-        class request:  # noqa: N801
-            retries = 2
-
-        def retry(self, countdown=None, max_retries=None):  # noqa: ANN001, ANN201
-            self.countdown = countdown
-            self.max_retries = max_retries
-            return Retry("waiting", when=countdown)
-
-    task = FakeTask()
-    with pytest.raises(Retry):
-        run_analyze(task, job_id)
-    assert 0 < task.countdown <= 5
-    assert task.max_retries >= 1000  # not Celery's default 8: the wait is bounded by time instead
+    assert run_analyze(None, job_id) == "waiting"
+    assert inline_queue.sent == []  # no self re-queue
     with session_scope(data_env) as s:
         job = s.get(Job, job_id)
         assert job.status.value == "queued" and job.stage == "waiting for documents"
-    ingest_document(doc, data_env)
-    assert run_analyze(task, job_id) == "succeeded"
+        assert [o.status.value for o in lifecycle.outcomes(s, job_id)] == ["waiting"]
+    assert run_ingest(doc) == "ready"
+    assert inline_queue.sent == [(TASK_ANALYZE, [job_id])]  # the ingest woke it
+    assert run_analyze(None, job_id) == "succeeded"
     assert _findings(data_env, job_id)
+    with session_scope(data_env) as s:
+        (outcome,) = lifecycle.outcomes(s, job_id)
+        assert outcome.status.value == "ok" and outcome.findings == len(_findings(data_env, job_id))
 
 
 def test_wait_gives_up_after_limit(data_env, make_tenant):  # noqa: ANN001

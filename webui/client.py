@@ -95,6 +95,17 @@ class Schema(TypedDict):
     fields: list[SchemaField]
 
 
+class DocumentOutcome(TypedDict):
+    """Where one document of a job stands: pending, waiting (still parsing), ok or failed (with a reason)."""
+
+    document_id: str
+    filename: str
+    status: str
+    error: str | None
+    findings: int
+    analyze_seconds: float | None
+
+
 class Job(TypedDict, total=False):
     id: str
     kind: str
@@ -103,9 +114,14 @@ class Job(TypedDict, total=False):
     progress: float | None
     eta_seconds: float | None
     error: str | None
+    # cancelled, worker_lost, reader_unavailable, no_document_analyzed or queue_unavailable
+    error_code: str | None
+    attempts: int
+    documents: list[DocumentOutcome]
     timings: dict[str, Any] | None
     params: dict[str, Any] | None
     batch_id: str | None
+    callback_status: str | None
     created_at: str
     started_at: str | None
     finished_at: str | None
@@ -139,6 +155,10 @@ class Batch(TypedDict, total=False):
 
 TERMINAL_DOCUMENT = frozenset({"ready", "failed"})
 TERMINAL_JOB = frozenset({"succeeded", "failed", "cancelled"})
+CANCELLABLE_JOB = frozenset({"queued", "running"})
+RETRYABLE_JOB = frozenset({"failed", "cancelled"})
+# the UI's export format -> the API's `/v1/jobs/{id}/findings?format=` value that makes that file
+EXPORT_FORMATS = {"csv": "csv", "json": "export"}
 
 
 def _detail(response: httpx.Response) -> str:
@@ -287,13 +307,23 @@ class ApiClient:
         return self._json("GET", f"/v1/jobs/{job_id}")
 
     def retry_job(self, job_id: str) -> Job:
+        """Queue a failed, cancelled or lapsed job again; Conflict (409) for any other state."""
         return self._json("POST", f"/v1/jobs/{job_id}/retry")
+
+    def cancel_job(self, job_id: str) -> Job:
+        """Cancel a queued or running job; Conflict (409) when it has already finished."""
+        return self._json("POST", f"/v1/jobs/{job_id}/cancel")
 
     def findings(self, job_id: str) -> list[Finding]:
         return self._json("GET", f"/v1/jobs/{job_id}/findings", params={"format": "json"})["items"]
 
-    def findings_csv(self, job_id: str) -> str:
-        return self._request("GET", f"/v1/jobs/{job_id}/findings", params={"format": "csv"}).text
+    def findings_export(self, job_id: str, fmt: str) -> bytes:
+        """The job's findings as the file the API makes: "csv" (a CSV file) or "json" (a JSON export:
+        job id, status, field names and the findings). The bytes are served to the user unchanged."""
+        if fmt not in EXPORT_FORMATS:
+            raise ValueError(f"unknown export format {fmt!r}; one of {', '.join(EXPORT_FORMATS)}")
+        params = {"format": EXPORT_FORMATS[fmt]}
+        return self._request("GET", f"/v1/jobs/{job_id}/findings", params=params).content
 
     def create_batch(
         self,

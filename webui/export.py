@@ -1,9 +1,13 @@
-"""Findings -> tables and downloadable files (CSV, JSON, Excel). Pure functions, no Streamlit."""
+"""Findings -> tables (all findings, key terms side by side) and an Excel workbook. Pure, no Streamlit.
+
+The CSV and JSON exports are not made here: the UI serves the files the API makes
+(`GET /v1/jobs/{id}/findings?format=csv|export`, one server module), so every client gets the same columns.
+The Excel workbook, with its side-by-side sheet, is the UI's own.
+"""
 
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -85,15 +89,6 @@ def _unique(names: list[str]) -> list[str]:
         seen[n] = seen.get(n, 0) + 1
         out.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
     return out
-
-
-def to_csv(findings: Iterable[dict[str, Any]]) -> bytes:
-    return findings_frame(findings).to_csv(index=False).encode("utf-8")
-
-
-def to_json(findings: Iterable[dict[str, Any]], **meta: Any) -> bytes:
-    items = findings_frame(findings).astype(object).where(lambda f: f.notna(), None).to_dict(orient="records")
-    return json.dumps({**meta, "items": items}, indent=2, ensure_ascii=False, default=str).encode("utf-8")
 
 
 def to_excel(findings: Iterable[dict[str, Any]]) -> bytes:

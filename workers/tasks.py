@@ -1,6 +1,9 @@
 """Task definitions. Each task takes ids only and is idempotent, so a redelivered message (acks_late) is safe:
 ingest re-parses into the same page rows, analysis rewrites the same findings slots, a finished job is left
-alone, a delete of a missing document is a no-op.
+alone, a job another worker holds is skipped, a delete of a missing document is a no-op.
+
+An analysis whose documents are still parsing does not re-queue itself: the job stays queued ("waiting for
+documents") and the ingest (or delete) task of each document enqueues the jobs that read it once it is done.
 
 Heavy modules (the reader, torch) are imported inside the task bodies, so that CUDA is initialised only in
 the worker process that runs the task (the gpu worker uses the solo pool: no fork after CUDA init).
@@ -28,8 +31,6 @@ RETRY_KW = {
     "retry_jitter": True,
     "max_retries": 8,
 }
-#: Waiting for documents is bounded in time by `run_analysis_job`, not by a retry count.
-WAIT_MAX_RETRIES = 1_000_000
 
 
 def _observe(task: str, outcome: str, started: float) -> None:
@@ -37,6 +38,17 @@ def _observe(task: str, outcome: str, started: float) -> None:
         observe_task(task, outcome, time.monotonic() - started)
     except Exception:  # noqa: BLE001 - metrics never break a task
         log.debug("metrics unavailable", exc_info=True)
+
+
+def wake_jobs(document_id: str) -> int:
+    """Enqueue the queued jobs that read this document (it is parsed, failed or deleted now)."""
+    from longctx.jobs import lifecycle
+
+    settings = get_settings()
+    job_ids = lifecycle.jobs_waiting_for(settings, document_id)
+    if job_ids:
+        lifecycle.enqueue(settings, job_ids)
+    return len(job_ids)
 
 
 def run_ingest(document_id: str) -> str:
@@ -47,17 +59,16 @@ def run_ingest(document_id: str) -> str:
     try:
         doc = ingest_document(document_id, get_settings())
         outcome = doc.status.value if doc is not None else "deleted"
+        if outcome != "parsing":  # parsing: another worker holds it and wakes the jobs when it is done
+            wake_jobs(document_id)
         return outcome
     except LookupError:
         outcome = "missing"
         log.info("ingest: document %s no longer exists", document_id)
+        wake_jobs(document_id)
         return outcome
     finally:
         _observe("ingest", outcome, started)
-
-
-def analyze_wait_countdown(retries: int) -> float:
-    return min(5.0, 0.5 * (1.6**retries))
 
 
 def run_analyze(task: Task | None, job_id: str) -> str:
@@ -65,11 +76,6 @@ def run_analyze(task: Task | None, job_id: str) -> str:
 
     started = time.monotonic()
     outcome = run_analysis_job(job_id, get_settings())
-    if outcome.status == "waiting":
-        if task is None:
-            return "waiting"
-        # `max_retries=None` would mean "the task default" (8) to Celery, hence an explicit number.
-        raise task.retry(countdown=analyze_wait_countdown(task.request.retries), max_retries=WAIT_MAX_RETRIES)
     _observe("analyze", outcome.status, started)
     return outcome.status
 
@@ -79,6 +85,7 @@ def run_delete(document_id: str, tenant_id: str, actor: str) -> bool:
 
     started = time.monotonic()
     deleted = delete_document(document_id, tenant_id, get_settings(), actor=actor)
+    wake_jobs(document_id)
     _observe("delete", "ok" if deleted else "missing", started)
     return deleted
 

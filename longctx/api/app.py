@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from longctx.config import Settings, get_settings
+from longctx.core.unstorable import printable
 
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 5.0
+ERROR_REFERENCE_HEADER = "X-Error-Reference"
 
 
 class MetricsMiddleware:
@@ -53,6 +56,11 @@ def _readable(exc: RequestValidationError) -> str:
         loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
         parts.append(f"{loc}: {err.get('msg', 'invalid')}")
     return "; ".join(parts) or "invalid request"
+
+
+def error_reference() -> str:
+    """A short id that ties a generic client-facing error to the log line holding the details."""
+    return secrets.token_hex(4)
 
 
 def check_database(settings: Settings) -> None:
@@ -101,28 +109,46 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _readable(exc)}, status_code=422)
+        return JSONResponse({"detail": printable(_readable(exc))}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        detail = printable(exc.detail if isinstance(exc.detail, str) else str(exc.detail))
         return JSONResponse(
             {"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
         )
 
     @app.exception_handler(Exception)
-    async def _internal(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        # The client gets a generic message and a reference; the SQL, the traceback and any server path stay
+        # in the log line with that reference.
         from sqlalchemy.exc import OperationalError
 
+        ref = error_reference()
+        log.error("unhandled error [ref %s] on %s %r", ref, request.method, request.url.path, exc_info=exc)
+        headers = {ERROR_REFERENCE_HEADER: ref}
         if isinstance(exc, OperationalError):
-            return JSONResponse({"detail": "the database is unavailable; retry in a moment"}, status_code=503)
-        return JSONResponse({"detail": f"internal error ({type(exc).__name__})"}, status_code=500)
+            return JSONResponse(
+                {"detail": f"the database is unavailable; retry in a moment (error reference {ref})"},
+                status_code=503,
+                headers=headers,
+            )
+        return JSONResponse(
+            {"detail": f"internal error (error reference {ref}; the service log has the details)"},
+            status_code=500,
+            headers=headers,
+        )
 
     from longctx.api import routes_documents, routes_jobs
+    from longctx.api.auth import authenticate
+    from longctx.api.input_hygiene import reject_unsafe_input
 
-    app.include_router(routes_documents.router)
-    app.include_router(routes_jobs.router)
+    # Every /v1 route: the API key first (anonymous callers get 401 whatever they send), then text no database
+    # can store is refused with 422 (path, query, JSON body) before the route runs. The endpoints' own
+    # `Depends(authenticate)` reuses the cached caller.
+    v1 = [Depends(authenticate), Depends(reject_unsafe_input)]
+    app.include_router(routes_documents.router, dependencies=v1)
+    app.include_router(routes_jobs.router, dependencies=v1)
 
     @app.get("/healthz", tags=["operations"], summary="The process is up.")
     def healthz() -> dict:
@@ -139,8 +165,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 checks[name] = "ok"
             except TimeoutError:
                 checks[name] = f"timeout after {READY_TIMEOUT_S:.0f}s"
-            except Exception as exc:  # noqa: BLE001
-                checks[name] = f"error: {type(exc).__name__}: {str(exc)[:200]}"
+            except Exception as exc:  # noqa: BLE001 - /readyz is open: no DSN, host or SQL in the answer
+                ref = error_reference()
+                log.warning("readyz %s failed [ref %s]", name, ref, exc_info=exc)
+                checks[name] = f"error: {type(exc).__name__} (error reference {ref})"
             log.debug("readyz %s took %.3fs", name, time.monotonic() - started)
 
         await asyncio.gather(run("database", check_database), run("broker", check_broker))

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from longctx.api.auth import Caller, authenticate
@@ -97,6 +98,13 @@ async def upload_document(request: Request, caller: Auth) -> dict:
 
     def register() -> tuple[dict, bool]:
         try:
+            return register_once()
+        except IntegrityError:
+            # an identical upload won the race for the one live row: this pass finds it (a duplicate)
+            return register_once()
+
+    def register_once() -> tuple[dict, bool]:
+        try:
             with session_scope(settings) as s:
                 reg = register_blob(s, caller.tenant_id, up.filename, up.blob)
                 if reg.created:
@@ -114,6 +122,8 @@ async def upload_document(request: Request, caller: Auth) -> dict:
                         },
                     )
                 return doc_out(reg.document), reg.created
+        except IntegrityError:
+            raise  # the blob is the winner's too: keep it
         except Exception:
             with session_scope(settings) as s:
                 orphan = not repo.blob_in_use(s, up.blob.sha256)
@@ -143,7 +153,10 @@ def list_documents(
     request: Request,
     caller: Auth,
     status: Annotated[DocumentStatus | None, Query(description="Only documents in this status.")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Filename substring.")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Filename substring, case-insensitive; `%` and `_` are literal."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict:

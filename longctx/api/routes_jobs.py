@@ -24,16 +24,18 @@ from longctx.api.schemas import (
     SchemaList,
     WebhookSecret,
 )
-from longctx.broker import dispatch
 from longctx.core.metrics import JOBS_CREATED
 from longctx.core.timestamps import iso
 from longctx.jobs import (
+    Conflict,
     JobRequestError,
+    NotFound,
     create_analysis_job,
     findings_csv,
     findings_for_job,
+    findings_json,
     job_to_dict,
-    reset_for_retry,
+    lifecycle,
     schema_names,
 )
 from longctx.storage import repositories as repo
@@ -48,38 +50,38 @@ JOB_404 = {404: {"model": ErrorBody, "description": "No such job in your tenant.
 ANALYSIS_KINDS = (JobKind.questions, JobKind.extraction)
 
 
+def http_error(exc: JobRequestError) -> HTTPException:
+    """The HTTP answer to a job-service error: 404 not found, 409 wrong state, 422 bad request."""
+    status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 422
+    return HTTPException(status, exc.detail)
+
+
 def _enqueue_jobs(settings, job_ids: list[str]) -> None:  # noqa: ANN001
     """Enqueue after the commit; a job that cannot be queued is marked failed (retry it later)."""
-    failed = []
-    for job_id in job_ids:
-        try:
-            dispatch.enqueue_analyze(job_id, settings)
-        except Exception:
-            log.exception("could not enqueue job %s", job_id)
-            failed.append(job_id)
-    if failed:
-        with session_scope(settings) as s:
-            for job_id in failed:
-                job = s.get(Job, job_id)
-                if job is not None and job.status is JobStatus.queued:
-                    repo.set_job_progress(
-                        s,
-                        job,
-                        status=JobStatus.failed,
-                        stage="failed",
-                        error="the work queue was unavailable; retry the job",
-                    )
+    if lifecycle.enqueue(settings, job_ids):
         raise HTTPException(503, "the work queue is unavailable; the job is marked failed, retry it later")
+
+
+def check_callback(url: str | None) -> None:
+    """Resolve and check a callback host (SSRF) here, in the route's worker thread, not on the event loop
+    (against the current `LONGCTX_WEBHOOK_ALLOW`, as the delivery does)."""
+    from longctx.webhooks import validate_callback_url
+
+    try:
+        validate_callback_url(url)
+    except ValueError as exc:
+        raise HTTPException(422, f"callback_url: {exc}") from None
 
 
 def _create(request: Request, caller: Caller, **kwargs) -> dict:  # noqa: ANN003
     settings = request.app.state.settings
+    check_callback(kwargs.get("callback_url"))
     try:
         with session_scope(settings) as s:
             job = create_analysis_job(s, caller.tenant_id, actor=caller.actor, **kwargs)
             job_id, kind, status = job.id, job.kind.value, job.status.value
     except JobRequestError as exc:
-        raise HTTPException(exc.status_code, exc.detail) from exc
+        raise http_error(exc) from exc
     JOBS_CREATED.labels(kind=kind).inc()
     _enqueue_jobs(settings, [job_id])
     return {"job_id": job_id, "status": status}
@@ -141,7 +143,7 @@ def list_jobs(
             select(Job).where(*where).order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
         )
         return {
-            "items": [job_to_dict(j) for j in rows],
+            "items": [job_to_dict(j, lifecycle.outcomes(s, j.id)) for j in rows],
             "total": int(total),
             "limit": limit,
             "offset": offset,
@@ -149,58 +151,85 @@ def list_jobs(
 
 
 def _job(s, caller: Caller, job_id: str) -> Job:  # noqa: ANN001
-    job = repo.get_job(s, caller.tenant_id, job_id)
-    if job is None:
-        raise HTTPException(404, f"job {job_id} not found")
-    return job
+    try:
+        return lifecycle.get(s, caller.tenant_id, job_id)
+    except NotFound as exc:
+        raise http_error(exc) from exc
+
+
+def _job_out(s, job: Job) -> dict:  # noqa: ANN001
+    return job_to_dict(job, lifecycle.outcomes(s, job.id))
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=JOB_404)
 def get_job(request: Request, caller: Auth, job_id: str) -> dict:
     with session_scope(request.app.state.settings) as s:
-        return job_to_dict(_job(s, caller, job_id))
+        return _job_out(s, _job(s, caller, job_id))
 
 
 @router.post(
     "/jobs/{job_id}/retry",
     status_code=202,
     response_model=JobOut,
-    responses={**JOB_404, 409: {"model": ErrorBody, "description": "The job is not failed/cancelled."}},
+    responses={
+        **JOB_404,
+        409: {"model": ErrorBody, "description": "The job is queued, running (lease live) or succeeded."},
+    },
+    summary="Run a failed, cancelled or lapsed job again (its findings are cleared first).",
 )
 def retry_job(request: Request, caller: Auth, job_id: str) -> dict:
     settings = request.app.state.settings
-    with session_scope(settings) as s:
-        job = _job(s, caller, job_id)
-        if job.status not in (JobStatus.failed, JobStatus.cancelled):
-            raise HTTPException(
-                409, f"job {job_id} is {job.status.value}; only failed or cancelled jobs are retried"
-            )
-        reset_for_retry(job)
-        repo.audit(
-            s,
-            tenant_id=caller.tenant_id,
-            actor=caller.actor,
-            action="retry",
-            object_type="job",
-            object_id=job_id,
-        )
+    try:
+        with session_scope(settings) as s:
+            lifecycle.retry(s, caller.tenant_id, job_id, caller.actor)
+    except JobRequestError as exc:
+        raise http_error(exc) from exc
     _enqueue_jobs(settings, [job_id])
     with session_scope(settings) as s:
-        return job_to_dict(_job(s, caller, job_id))
+        return _job_out(s, _job(s, caller, job_id))
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    response_model=JobOut,
+    responses={**JOB_404, 409: {"model": ErrorBody, "description": "The job has already finished."}},
+    summary="Cancel a queued or running job; a running job's worker stops at its next lease renewal.",
+)
+def cancel_job(request: Request, caller: Auth, job_id: str) -> dict:
+    settings = request.app.state.settings
+    try:
+        with session_scope(settings) as s:
+            job = lifecycle.cancel(s, caller.tenant_id, job_id, caller.actor)
+            return _job_out(s, job)
+    except JobRequestError as exc:
+        raise http_error(exc) from exc
 
 
 @router.get(
     "/jobs/{job_id}/findings",
     response_model=FindingList,
     responses=JOB_404,
-    summary="Ranked answers with page and character citations (`?format=csv` for CSV).",
+    summary=(
+        "Ranked answers with page and character citations (`?format=csv` or `?format=export` for a "
+        "downloadable CSV or JSON file)."
+    ),
 )
 def get_findings(
-    request: Request, caller: Auth, job_id: str, format: Annotated[Literal["json", "csv"], Query()] = "json"
+    request: Request,
+    caller: Auth,
+    job_id: str,
+    format: Annotated[Literal["json", "csv", "export"], Query()] = "json",
 ):  # noqa: ANN201
     with session_scope(request.app.state.settings) as s:
-        _job(s, caller, job_id)
+        job = _job(s, caller, job_id)
+        status = job.status.value
         items = findings_for_job(s, caller.tenant_id, job_id)
+    if format == "export":
+        return Response(
+            findings_json(items, job_id=job_id, status=status),
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="findings-{job_id}.json"'},
+        )
     if format == "csv":
         return Response(
             findings_csv(items),
@@ -226,6 +255,7 @@ def list_schemas(caller: Auth) -> dict:
 )
 def create_batch(request: Request, caller: Auth, body: BatchRequest) -> dict:
     settings = request.app.state.settings
+    check_callback(body.callback_url)
     questions = [q for q in body.questions if q.strip()]
     if not questions and not body.schemas:
         raise HTTPException(422, "a batch needs questions, schemas, or both")
@@ -284,7 +314,7 @@ def create_batch(request: Request, caller: Auth, body: BatchRequest) -> dict:
             )
             batch_id = batch.id
     except JobRequestError as exc:
-        raise HTTPException(exc.status_code, exc.detail) from exc
+        raise http_error(exc) from exc
     for _job_id in job_ids:
         JOBS_CREATED.labels(kind="batch").inc()
     _enqueue_jobs(settings, job_ids)
@@ -305,7 +335,7 @@ def _batch_summary(s, batch: Batch) -> dict:  # noqa: ANN001
         "total": len(jobs),
         "counts": counts,
         "progress": round(progress, 4),
-        "jobs": [job_to_dict(j) for j in jobs],
+        "jobs": [_job_out(s, j) for j in jobs],
     }
 
 

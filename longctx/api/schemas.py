@@ -79,7 +79,12 @@ class _JobRequest(BaseModel):
     @field_validator("callback_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
-        return validate_callback_url(v)
+        from pydantic_core import PydanticCustomError
+
+        try:  # refuses non-public targets (SSRF) unless LONGCTX_WEBHOOK_ALLOW names them
+            return validate_callback_url(v, resolve=False)  # the DNS check runs in the route
+        except ValueError as exc:
+            raise PydanticCustomError("callback_url", "{reason}", {"reason": str(exc)}) from None
 
 
 class QuestionsRequest(_JobRequest):
@@ -99,6 +104,17 @@ class JobAccepted(BaseModel):
     status: str
 
 
+class DocumentOutcome(BaseModel):
+    """Where one document of a job stands: pending, waiting (still parsing), ok or failed (with a reason)."""
+
+    document_id: str
+    filename: str
+    status: Literal["pending", "waiting", "ok", "failed"]
+    error: str | None
+    findings: int
+    analyze_seconds: float | None
+
+
 class JobOut(BaseModel):
     id: str
     kind: str
@@ -106,7 +122,20 @@ class JobOut(BaseModel):
     stage: str
     progress: float
     eta_seconds: float | None
-    error: str | None
+    error: str | None = Field(
+        None, description="A message for people; the log has the details under its reference."
+    )
+    error_code: str | None = Field(
+        None,
+        description=(
+            "Why the job failed or stopped: cancelled, worker_lost, reader_unavailable, "
+            "no_document_analyzed, queue_unavailable."
+        ),
+    )
+    attempts: int = Field(
+        0, description="How many times a worker claimed it (more than 1: a worker stopped)."
+    )
+    documents: list[DocumentOutcome] = Field(default_factory=list, description="One outcome per document.")
     timings: dict[str, Any]
     params: dict[str, Any]
     batch_id: str | None
@@ -155,7 +184,12 @@ class BatchRequest(BaseModel):
     @field_validator("callback_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
-        return validate_callback_url(v)
+        from pydantic_core import PydanticCustomError
+
+        try:  # refuses non-public targets (SSRF) unless LONGCTX_WEBHOOK_ALLOW names them
+            return validate_callback_url(v, resolve=False)  # the DNS check runs in the route
+        except ValueError as exc:
+            raise PydanticCustomError("callback_url", "{reason}", {"reason": str(exc)}) from None
 
 
 class BatchAccepted(BaseModel):

@@ -12,6 +12,7 @@ from urllib.parse import unquote
 from fastapi import HTTPException, Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from longctx.core.unstorable import text_problem
 from longctx.storage.blobs import BlobStore, BlobTooLarge, StoredBlob
 
 MULTIPART_OVERHEAD = 64 * 1024  # part headers and boundaries around the file
@@ -114,6 +115,9 @@ async def receive_file(request: Request, store: BlobStore, max_bytes: int, name:
         if st.in_file:
             st.seen = True
             st.filename = _filename(disp)
+            problem = text_problem(st.filename) if st.filename else None
+            if problem:  # refused before a byte of the file is stored
+                raise HTTPException(422, f"{name}.filename: {problem}")
             sink = _Sink(store, max_bytes)
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
@@ -147,6 +151,8 @@ async def receive_file(request: Request, store: BlobStore, max_bytes: int, name:
                         break  # over the cap: stop reading
             else:
                 parser.finalize()
+        except HTTPException:
+            raise
         except Exception as exc:
             if sink is not None and sink.stopped and isinstance(sink.future.exception(), BlobTooLarge):
                 raise HTTPException(413, str(sink.future.exception())) from exc

@@ -49,8 +49,9 @@ def make_app(settings: Settings | None = None) -> Celery:
     if is_embedded(url):
         transport_options = {"connect_args": {"timeout": settings.sqlite_busy_timeout_ms / 1000}}
     elif url.startswith(("redis://", "rediss://")):
-        # visibility_timeout: an unacked message is redelivered after this long (a crashed worker's task).
-        transport_options = {"visibility_timeout": 6 * 3600}
+        # visibility_timeout: an unacked message is redelivered after this long. A dead worker's *job* comes
+        # back sooner through its lapsed lease (the reaper); this bounds a message lost before its claim.
+        transport_options = {"visibility_timeout": settings.broker_visibility_timeout_s}
         if broker_key_prefix():
             transport_options["global_keyprefix"] = broker_key_prefix()
     app.conf.update(

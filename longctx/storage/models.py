@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -66,6 +67,15 @@ class JobStatus(enum.StrEnum):
     cancelled = "cancelled"
 
 
+class OutcomeStatus(enum.StrEnum):
+    """Where one document of a job stands: not read yet, waiting for its parse, read, or failed."""
+
+    pending = "pending"
+    waiting = "waiting"
+    ok = "ok"
+    failed = "failed"
+
+
 class JobKind(enum.StrEnum):
     ingest = "ingest"
     questions = "questions"
@@ -76,6 +86,10 @@ class JobKind(enum.StrEnum):
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
     # Stored as short strings with a CHECK constraint, not as a native PG enum type: cheaper to evolve.
     return Enum(cls, name=name, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+
+
+#: The states of a document that can answer questions or will: at most one such row per tenant and content.
+LIVE_DOCUMENT = "status IN ('queued', 'parsing', 'ready')"
 
 
 class Tenant(Base):
@@ -123,10 +137,24 @@ class Document(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     parsed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     parse_seconds: Mapped[float | None] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, doc="Parse attempts (a worker lost mid-parse).")
+    lease_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), doc="While parsing: the worker renews this; past it the parse is lapsed."
+    )
 
     __table_args__ = (
         Index("ix_documents_tenant_status", "tenant_id", "status"),
         Index("ix_documents_tenant_created", "tenant_id", "created_at"),
+        # One live document per tenant and content: two identical uploads racing each other cannot both
+        # insert; the loser finds the winner's row (`documents.register_blob`'s callers retry once).
+        Index(
+            "uq_documents_live_content",
+            "tenant_id",
+            "sha256",
+            unique=True,
+            sqlite_where=text(LIVE_DOCUMENT),
+            postgresql_where=text(LIVE_DOCUMENT),
+        ),
     )
 
 
@@ -171,8 +199,16 @@ class Job(Base):
     stage: Mapped[str] = mapped_column(String(64), default="queued")
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     eta_seconds: Mapped[float | None] = mapped_column(Float)
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text, doc="A message for the client; details in the log.")
+    error_code: Mapped[str | None] = mapped_column(String(32), doc="Stable machine-readable error kind.")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_token: Mapped[str | None] = mapped_column(
+        String(36), doc="Fencing token of the worker holding the running job; None when no one holds it."
+    )
+    lease_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), doc="The holder renews this; a running job past it is lapsed."
+    )
+    worker: Mapped[str | None] = mapped_column(String(128), doc="Host/pid of the last worker to claim it.")
     callback_url: Mapped[str | None] = mapped_column(String(2048))
     callback_status: Mapped[str | None] = mapped_column(String(64))
     timings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -181,7 +217,33 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (Index("ix_jobs_tenant_created", "tenant_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_jobs_tenant_created", "tenant_id", "created_at"),
+        Index("ix_jobs_status_lease", "status", "lease_expires_at"),
+    )
+
+
+class JobDocument(Base):
+    """The outcome of one document in one job: a row per (job, document), written as the job reads it.
+
+    `document_id` is not a foreign key: the outcome of a document deleted later stays readable."""
+
+    __tablename__ = "job_documents"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    document_id: Mapped[str] = mapped_column(String(36), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    filename: Mapped[str] = mapped_column(String(512), default="")
+    status: Mapped[OutcomeStatus] = mapped_column(
+        _enum(OutcomeStatus, "outcome_status"), default=OutcomeStatus.pending
+    )
+    error: Mapped[str | None] = mapped_column(Text)
+    findings: Mapped[int] = mapped_column(Integer, default=0)
+    analyze_seconds: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("job_id", "document_id", name="uq_job_documents_job_document"),)
 
 
 class Finding(Base):

@@ -103,6 +103,88 @@ def revoke_api_key(session: Session, key_id: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class TenantSummary:
+    tenant: Tenant
+    keys: int  # active (not revoked) API keys
+    documents: int
+
+
+def list_tenants(session: Session) -> list[TenantSummary]:
+    """Every tenant (oldest first) with its number of active API keys and of documents."""
+    keys = dict(
+        session.execute(
+            select(ApiKey.tenant_id, func.count())
+            .where(ApiKey.revoked_at.is_(None))
+            .group_by(ApiKey.tenant_id)
+        ).all()
+    )
+    docs = dict(session.execute(select(Document.tenant_id, func.count()).group_by(Document.tenant_id)).all())
+    tenants = session.scalars(select(Tenant).order_by(Tenant.created_at, Tenant.name)).all()
+    return [TenantSummary(t, int(keys.get(t.id, 0)), int(docs.get(t.id, 0))) for t in tenants]
+
+
+def list_api_keys(session: Session, tenant_id: str | None = None) -> list[ApiKey]:
+    """API keys (oldest first), of one tenant or of all; callers show their metadata, never the hash."""
+    stmt = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
+    if tenant_id is not None:
+        stmt = stmt.where(ApiKey.tenant_id == tenant_id)
+    return list(session.scalars(stmt))
+
+
+# ---- ids by prefix ----------------------------------------------------------------------------------------
+MIN_ID_PREFIX = 4  # shorter prefixes are not looked up (too easy to hit the wrong object)
+_ID_CHARS = frozenset("0123456789abcdef-")
+
+
+class AmbiguousId(LookupError):
+    """An id prefix that matches more than one object; `candidates` are (some of) their full ids."""
+
+    def __init__(self, prefix: str, candidates: Sequence[str]) -> None:
+        super().__init__(f"id prefix {prefix!r} matches {len(candidates)} objects")
+        self.prefix = prefix
+        self.candidates = list(candidates)
+
+
+def _ids_by_prefix(session: Session, column: Any, prefix: str, *where: Any, limit: int = 10) -> list[str]:
+    text = prefix.strip().lower()
+    if len(text) < MIN_ID_PREFIX or not set(text) <= _ID_CHARS:
+        return []
+    stmt = select(column).where(column.startswith(text), *where).order_by(column).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def resolve_id(
+    session: Session, model: type[Document] | type[Job], tenant_id: str, id_or_prefix: str
+) -> str | None:
+    """The full id of the tenant's document or job given its id or an unambiguous prefix of it (at least
+    `MIN_ID_PREFIX` characters); None when nothing matches. Raises `AmbiguousId` past one match."""
+    exact = session.scalar(select(model.id).where(model.id == id_or_prefix, model.tenant_id == tenant_id))
+    if exact is not None:
+        return exact
+    ids = _ids_by_prefix(session, model.id, id_or_prefix, model.tenant_id == tenant_id)
+    if len(ids) > 1:
+        raise AmbiguousId(id_or_prefix, ids)
+    return ids[0] if ids else None
+
+
+def find_api_key(session: Session, id_or_prefix: str, tenant_id: str | None = None) -> ApiKey | None:
+    """An API key by its id, a prefix of its id, or its public prefix (`lcx_<prefix>` or `<prefix>`, the start
+    of the secret that `keys list` shows). Raises `AmbiguousId` when several keys match."""
+    scope = [ApiKey.tenant_id == tenant_id] if tenant_id is not None else []
+    record = session.scalar(select(ApiKey).where(ApiKey.id == id_or_prefix, *scope))
+    if record is not None:
+        return record
+    text = id_or_prefix.strip()
+    public = text.removeprefix(f"{KEY_PREFIX}_").split("_", 1)[0].lower()
+    ids = set(_ids_by_prefix(session, ApiKey.id, text, *scope))
+    if public:
+        ids.update(session.scalars(select(ApiKey.id).where(ApiKey.prefix == public, *scope).limit(10)))
+    if len(ids) > 1:
+        raise AmbiguousId(id_or_prefix, sorted(ids))
+    return session.get(ApiKey, ids.pop()) if ids else None
+
+
 # ---- documents and pages ----------------------------------------------------------------------------------
 def find_document_by_sha(session: Session, tenant_id: str, sha256: str) -> Document | None:
     """A live (not failed, not being deleted) document of this tenant with the same bytes."""
@@ -136,8 +218,9 @@ def list_documents(
     where = [Document.tenant_id == tenant_id]
     if status is not None:
         where.append(Document.status == status)
-    if query:
-        where.append(Document.filename.ilike(f"%{query}%"))
+    if query:  # a literal substring: `\`, `%` and `_` are escaped, so they match only themselves
+        literal = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(Document.filename.ilike(f"%{literal}%", escape="\\"))
     total = session.scalar(select(func.count()).select_from(Document).where(*where)) or 0
     rows = session.scalars(
         select(Document)

@@ -6,12 +6,13 @@ import io
 
 import streamlit as st
 
-from webui import common, export
+from webui import common
 from webui.client import ApiError, Finding
 from webui.highlight import answer_span_in_page, mark_html, render_highlight
+from webui.views import jobs
 
 JOB = "ask_job"  # {"id", "question", "documents"}
-CACHE = "_ask_cache"  # (kind, ...) -> value; per browser session
+CACHE = "_ask_cache"  # (kind, ...) -> value, e.g. ("export", job id, "csv"); per browser session
 EXAMPLES = [
     "Which state's law governs this agreement?",
     "Who are the parties to the agreement?",
@@ -153,17 +154,13 @@ def _job_panel() -> None:
     job = api.get_job(job_ref["id"])
     st.markdown(f"**Question:** {job_ref['question']}")
     if common.job_still_running(job, common.status_text(job["status"]), "waiting", "_ask_polling"):
+        jobs.show_running(job, key="ask", polling_key="_ask_polling")
         return
     if job["status"] != "succeeded":
-        st.error(
-            f"The question could not be answered: {job.get('error') or job['status']}",
-            icon=":material/error:",
-        )
-        if st.button("Retry", icon=":material/replay:", key="ask_retry"):
-            api.retry_job(job["id"])
-            st.session_state["_ask_polling"] = True
-            st.rerun(scope="app")
+        jobs.show_problem(job, "Answering the question", key="ask_outcomes")
+        jobs.retry_button(job, key="ask_retry", polling_key="_ask_polling")
         return
+    jobs.show_failed_documents(job, key="ask_outcomes")
     cache = _cache()
     if ("findings", job["id"]) not in cache:
         cache[("findings", job["id"])] = api.findings(job["id"])
@@ -173,7 +170,7 @@ def _job_panel() -> None:
         a, b, _ = st.columns([1, 1, 4])
         a.download_button(
             "Answers as CSV",
-            export.to_csv(findings),
+            jobs.export_file(cache, job["id"], "csv"),
             f"answers-{job['id']}.csv",
             "text/csv",
             icon=":material/download:",
@@ -181,7 +178,7 @@ def _job_panel() -> None:
         )
         b.download_button(
             "Answers as JSON",
-            export.to_json(findings, job_id=job["id"]),
+            jobs.export_file(cache, job["id"], "json"),
             f"answers-{job['id']}.json",
             "application/json",
             icon=":material/download:",

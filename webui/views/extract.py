@@ -5,9 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from webui import common, export
+from webui.views import jobs
 from webui.views.ask import show_citation
 
 JOB = "extract_job"  # {"id", "schema", "documents"}
+CACHE = "_extract_cache"  # job id -> findings; ("export", job id, "csv" | "json") -> the API's file
 
 
 def _results(findings: list[dict], job: dict) -> None:
@@ -28,9 +30,10 @@ def _results(findings: list[dict], job: dict) -> None:
 
     a, b, c, _ = st.columns([1, 1, 1, 3])
     stem = f"key-terms-{job['id']}"
+    cache = st.session_state.setdefault(CACHE, {})
     a.download_button(
         "Export CSV",
-        export.to_csv(findings),
+        jobs.export_file(cache, job["id"], "csv"),
         f"{stem}.csv",
         "text/csv",
         icon=":material/download:",
@@ -38,7 +41,7 @@ def _results(findings: list[dict], job: dict) -> None:
     )
     b.download_button(
         "Export JSON",
-        export.to_json(findings, job_id=job["id"], schema=job.get("params", {}).get("schema")),
+        jobs.export_file(cache, job["id"], "json"),
         f"{stem}.json",
         "application/json",
         icon=":material/download:",
@@ -94,15 +97,14 @@ def _job_panel() -> None:
     job = api.get_job(ref["id"])
     label = f"Extracting with the {ref['schema']} schema"
     if common.job_still_running(job, label, job["status"], "_extract_polling"):
+        jobs.show_running(job, key="extract", polling_key="_extract_polling")
         return
     if job["status"] != "succeeded":
-        st.error(f"The extraction failed: {job.get('error') or job['status']}", icon=":material/error:")
-        if st.button("Retry", icon=":material/replay:", key="extract_retry"):
-            api.retry_job(job["id"])
-            st.session_state["_extract_polling"] = True
-            st.rerun(scope="app")
+        jobs.show_problem(job, "The extraction", key="extract_outcomes")
+        jobs.retry_button(job, key="extract_retry", polling_key="_extract_polling")
         return
-    cache = st.session_state.setdefault("_extract_cache", {})
+    jobs.show_failed_documents(job, key="extract_outcomes")
+    cache = st.session_state.setdefault(CACHE, {})
     if job["id"] not in cache:
         cache[job["id"]] = api.findings(job["id"])
     _results(cache[job["id"]], job)
