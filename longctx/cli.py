@@ -768,6 +768,14 @@ def bench_load(ctx: typer.Context) -> None:
     raise typer.Exit(bench_main(list(ctx.args)))
 
 
+@bench_app.command("reader", context_settings=_PASSTHROUGH)
+def bench_reader(ctx: typer.Context) -> None:
+    """Reader time per stage, cold and cached, peak memory, tokens/s (`longctx bench reader -h`)."""
+    from longctx.bench.reader import main as bench_main
+
+    raise typer.Exit(bench_main(list(ctx.args)))
+
+
 # ---- service: serve, api, worker, ui ----------------------------------------------------------------------
 @app.command()
 def serve(
@@ -830,7 +838,17 @@ def api(
 @app.command()
 def worker(
     queues: Annotated[str, typer.Option(help="Comma-separated queues: cpu, gpu.")] = "cpu,gpu",
-    devices: Annotated[str | None, typer.Option(help="GPU ids (CUDA_VISIBLE_DEVICES), e.g. 0,1.")] = None,
+    devices: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Devices of a gpu worker: GPU ids (CUDA_VISIBLE_DEVICES), e.g. 0 or 0,1, or cpu:N. "
+                "Several (0,1 or cpu:2) start one rank per device in a torch.distributed group (NCCL on "
+                "GPUs, gloo on CPU): the global stage runs sequence-parallel over the ranks, rank 0 takes "
+                "the tasks; LONGCTX_COLLECTIVE_TIMEOUT_S bounds a stage's collectives."
+            )
+        ),
+    ] = None,
     concurrency: Annotated[int | None, typer.Option(help="Parallel tasks (gpu workers run one).")] = None,
     pool: Annotated[str, typer.Option(help="auto | prefork | threads | solo (auto: solo for gpu).")] = "auto",
     name: Annotated[str | None, typer.Option(help="Celery node name (unique per host).")] = None,
@@ -846,10 +864,22 @@ def worker(
         console.print(f"[red]unknown queue(s) {', '.join(bad) or '(none)'}; use cpu, gpu or cpu,gpu")
         raise typer.Exit(2)
     if devices is not None:
-        # Before anything imports torch: the reader sees exactly these devices.
-        os.environ["CUDA_VISIBLE_DEVICES"] = devices
+        # Before anything imports torch: the reader sees exactly these devices (none for CPU ranks).
+        os.environ["CUDA_VISIBLE_DEVICES"] = "" if devices.strip().startswith("cpu") else devices
     if pool == "auto":
         pool = "solo" if "gpu" in wanted else "prefork"
+    spec = None
+    if devices is not None and "gpu" in wanted:
+        from workers.ranks import parse_devices
+
+        try:
+            spec = parse_devices(devices)
+        except ValueError as exc:
+            console.print(f"[red]{exc}")
+            raise typer.Exit(2) from None
+        if spec.world > 1 and pool != "solo":
+            console.print("[red]several devices need the solo pool (rank 0 runs the tasks in this process)")
+            raise typer.Exit(2)
     if "gpu" in wanted and pool != "solo":
         console.print("[yellow]gpu queue with a non-solo pool: CUDA must not be initialised before a fork")
     if pool == "solo":
@@ -867,7 +897,8 @@ def worker(
     celery = get_app(settings)
     if is_embedded(settings.celery_broker_url):
         celery.conf.worker_enable_remote_control = False  # the SQLite transport has no fanout
-    node = name or f"{'-'.join(wanted)}{'-' + devices.replace(',', '_') if devices else ''}@%h"
+    suffix = "-" + devices.replace(",", "_").replace(":", "") if devices else ""
+    node = name or f"{'-'.join(wanted)}{suffix}@%h"
     argv = [
         "worker",
         "-Q",
@@ -884,7 +915,17 @@ def worker(
     ]
     if concurrency:
         argv += ["-c", str(concurrency)]
-    celery.worker_main(argv)
+    ranks = None
+    if spec is not None and spec.world > 1:
+        from workers.ranks import detach, start_worker_ranks
+
+        ranks = start_worker_ranks(devices, settings)  # loads the reader once; followers stay up
+        console.print(f"rank group: {spec.world} {spec.kind} ranks ({spec.backend}), followers {ranks.pids}")
+    try:
+        celery.worker_main(argv)
+    finally:
+        if ranks is not None:
+            detach(ranks)
 
 
 def _prepare_worker_db() -> None:

@@ -89,6 +89,14 @@ class Settings(Limits):
         ),
     )
     chunk_size: int = Field(512, description="Tokens per local-encoder chunk.")
+    state_cache_mb: int = Field(
+        2048,
+        description=(
+            "Size cap of the document state cache on disk (`<data_dir>/cache/states`: encoder states and "
+            "lexical indexes, shared by every worker process; least recently used files go first); "
+            "0 turns it off."
+        ),
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     ui_port: int = 8501
@@ -138,6 +146,10 @@ class Settings(Limits):
     @property
     def cache_dir(self) -> Path:
         return self.resolved_data_dir / "cache"
+
+    @property
+    def state_cache_dir(self) -> Path:
+        return self.cache_dir / "states"
 
     @property
     def sql_url(self) -> str:

@@ -269,7 +269,8 @@ def delete_document(
         if doc is None:
             return False
         doc.status = DocumentStatus.deleting
-        sha = doc.sha256
+        sha, chars = doc.sha256, doc.chars
+        text_key = _text_key(s, document_id) if doc.pages else None
     with session_scope(settings) as s:
         doc = s.get(Document, document_id)
         if doc is None:
@@ -277,6 +278,7 @@ def delete_document(
         s.delete(doc)  # pages and findings go by ON DELETE CASCADE
         s.flush()
         shared = repo.blob_in_use(s, sha)
+        text_shared = shared or (text_key is not None and _text_in_use(s, text_key, chars))
         repo.audit(
             s,
             tenant_id=tenant_id,
@@ -288,4 +290,26 @@ def delete_document(
     if not shared:
         blob_store(settings).delete(sha)
         tokens_cache_path(settings, sha).unlink(missing_ok=True)
+    if text_key is not None and not text_shared:
+        from longctx.analysis.state_cache import forget_states
+
+        forget_states(settings.state_cache_dir, text_key)
     return True
+
+
+def _text_key(session: Session, document_id: str) -> str:
+    """The document state cache's key of a document: the sha256 of its reader text (pages + newlines)."""
+    from longctx.analysis.state_cache import text_key_of_parts
+
+    return text_key_of_parts(p.text + "\n" for p in repo.get_pages(session, document_id))
+
+
+def _text_in_use(session: Session, text_key: str, chars: int | None) -> bool:
+    """Whether another document (other bytes, e.g. the same text as PDF and as .txt) has this text: only
+    documents of the same length are read."""
+    if chars is None:
+        return False
+    others = session.scalars(
+        select(Document.id).where(Document.chars == chars, Document.status == DocumentStatus.ready)
+    ).all()
+    return any(_text_key(session, other) == text_key for other in others)

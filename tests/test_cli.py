@@ -129,6 +129,7 @@ def test_train_reader_runs_resumes_and_exports(env):
         (["eval", "cuad-spans", "-h"], "longctx eval cuad-spans"),
         (["bench", "attention", "-h"], "longctx bench attention"),
         (["bench", "ingest", "-h"], "longctx bench ingest"),
+        (["bench", "reader", "-h"], "longctx bench reader"),
     ],
 )
 def test_every_trainer_evaluator_and_bench_is_a_subcommand(env, argv, prog):

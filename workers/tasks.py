@@ -12,6 +12,7 @@ the worker process that runs the task (the gpu worker uses the solo pool: no for
 from __future__ import annotations
 
 import logging
+import sys
 import time
 
 from celery import Celery, Task
@@ -74,6 +75,9 @@ def run_ingest(document_id: str) -> str:
 def run_analyze(task: Task | None, job_id: str) -> str:
     from longctx.jobs import run_analysis_job
 
+    ranks = sys.modules.get("workers.ranks")  # imported (with torch) only by a multi-device worker
+    if ranks is not None:
+        ranks.before_job()  # its ranks are up: followers that died or hung while idle are replaced
     started = time.monotonic()
     outcome = run_analysis_job(job_id, get_settings())
     _observe("analyze", outcome.status, started)

@@ -31,6 +31,44 @@ class BM25Index:
             t: (np.array(ids[t], dtype=np.int64), np.array(tfs[t], dtype=np.float64)) for t in ids
         }
 
+    def to_arrays(self) -> tuple[list[str], dict[str, np.ndarray]]:
+        """(terms, arrays) that ``from_arrays`` turns back into an equal index: the postings of ``terms[i]``
+        are ``ids/tfs[ptr[i]:ptr[i + 1]]`` (the document state cache spills them)."""
+        names = list(self.postings)
+        sizes = np.array([len(self.postings[t][0]) for t in names], dtype=np.int64)
+        ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        ids = np.concatenate([self.postings[t][0] for t in names]) if names else empty
+        tfs = np.concatenate([self.postings[t][1] for t in names]) if names else empty.astype(np.float64)
+        arrays = {
+            "lengths": self.lengths.astype(np.int32),
+            "ptr": ptr,
+            "ids": ids.astype(np.int32),
+            "tfs": tfs.astype(np.int32),
+        }
+        return names, arrays
+
+    @classmethod
+    def from_arrays(cls, names: Sequence[str], arrays: Mapping[str, np.ndarray]) -> BM25Index:
+        """The index ``to_arrays`` described (bit-identical scores: lengths and frequencies are integers)."""
+        index = cls([])
+        lengths = np.asarray(arrays["lengths"]).astype(np.float64)
+        ptr = np.asarray(arrays["ptr"]).astype(np.int64)
+        ids = np.asarray(arrays["ids"]).astype(np.int64)
+        tfs = np.asarray(arrays["tfs"]).astype(np.float64)
+        if len(ptr) != len(names) + 1 or ptr[-1] != len(ids) or len(tfs) != len(ids):
+            raise ValueError("postings arrays do not match the term list")
+        if len(ids) and (ids.min() < 0 or ids.max() >= len(lengths)):
+            raise ValueError("postings name a passage outside the index")
+        index.n = len(lengths)
+        index.lengths = lengths
+        index.avgdl = float(lengths.mean()) if index.n and lengths.sum() > 0 else 1.0
+        bounds = ptr.tolist()
+        index.postings = {
+            t: (ids[a:b], tfs[a:b]) for t, a, b in zip(names, bounds[:-1], bounds[1:], strict=True)
+        }
+        return index
+
     def df(self, term: str) -> int:
         p = self.postings.get(term)
         return 0 if p is None else len(p[0])

@@ -12,6 +12,7 @@ from longctx.config import get_settings
 
 from .lexical import LexicalReader
 from .reader import Reader
+from .state_cache import StateCache
 
 PACKAGED_CHECKPOINT = Path(__file__).resolve().parent.parent / "model" / "checkpoint"
 
@@ -21,14 +22,21 @@ def _checkpoint_path(settings) -> Path:
     return Path(path).expanduser() if path else PACKAGED_CHECKPOINT
 
 
-def _load_neural(path: Path, attention_backend: str = "auto", encoder_dtype: str = "auto") -> Reader:
+def _load_neural(
+    path: Path,
+    attention_backend: str = "auto",
+    encoder_dtype: str = "auto",
+    state_cache: StateCache | None = None,
+) -> Reader:
     """The trained reader from a checkpoint folder (model.safetensors + config.json)."""
     if not (path / "model.safetensors").is_file() or not (path / "config.json").is_file():
         raise RuntimeError(f"{path} is not a reader checkpoint (needs model.safetensors and config.json)")
     try:
         from .pipeline import ReaderPipeline  # torch: imported only when the trained reader is asked for
 
-        return ReaderPipeline.load(path, attention_backend=attention_backend, encoder_dtype=encoder_dtype)
+        return ReaderPipeline.load(
+            path, attention_backend=attention_backend, encoder_dtype=encoder_dtype, state_cache=state_cache
+        )
     except (OSError, ValueError, KeyError) as exc:
         raise RuntimeError(f"cannot load the neural reader from {path}: {exc}") from exc
 
@@ -41,6 +49,7 @@ def get_reader(settings=None) -> Reader:
     mode = getattr(settings, "reader", "auto") or "auto"
     if mode not in ("auto", "neural", "lexical"):
         raise ValueError(f"unknown reader {mode!r}; valid: auto, neural, lexical")
+    state_cache = StateCache.from_settings(settings)  # None for a bare namespace or LONGCTX_STATE_CACHE_MB=0
     if mode in ("auto", "neural"):
         path = _checkpoint_path(settings)
         if path.exists():
@@ -49,10 +58,11 @@ def get_reader(settings=None) -> Reader:
                     path,
                     getattr(settings, "attention_backend", "auto") or "auto",
                     getattr(settings, "encoder_dtype", "auto") or "auto",
+                    state_cache,
                 )
             except RuntimeError:
                 if mode == "neural":
                     raise
         elif mode == "neural":
             raise RuntimeError(f"neural reader checkpoint not found at {path}")
-    return LexicalReader.default()
+    return LexicalReader.default(store=state_cache)

@@ -9,7 +9,6 @@ and decide "no answer" when the best score stays low relative to the document's 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections import OrderedDict
@@ -25,6 +24,7 @@ from longctx.text.terms import query_terms, terms
 from .bm25 import BM25Index
 from .reader import Answer, Query, ReaderDocument
 from .schemas import field_index
+from .state_cache import StateCache, code_fingerprint, text_key
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "lexical_calibration.json"
 # A neighbour longer than this is left out of a passage (context, not a second page of text).
@@ -97,6 +97,88 @@ def build_index(text: str) -> DocumentIndex:
     return DocumentIndex(segs, BM25Index(seg_terms), heading_of, headings, starts)
 
 
+def _strings_array(strings: Sequence[str]) -> np.ndarray:
+    return np.frombuffer(json.dumps(list(strings)).encode("utf-8"), dtype=np.uint8)
+
+
+def _strings(array: np.ndarray) -> list[str]:
+    out = json.loads(np.asarray(array, dtype=np.uint8).tobytes().decode("utf-8"))
+    if not isinstance(out, list) or not all(isinstance(t, str) for t in out):
+        raise ValueError("not a list of strings")
+    return out
+
+
+def index_arrays(idx: DocumentIndex) -> dict[str, np.ndarray]:
+    """A document index as flat arrays (the document state cache spills them as safetensors)."""
+    names, arrays = idx.bm25.to_arrays()
+    heading_terms = [sorted(h) for h in idx.headings]
+    return {
+        **{f"bm25.{k}": v for k, v in arrays.items()},
+        "terms": _strings_array(names),
+        "seg_start": np.array([s.start for s in idx.segments], dtype=np.int64),
+        "seg_end": np.array([s.end for s in idx.segments], dtype=np.int64),
+        "seg_heading": np.array([s.heading for s in idx.segments], dtype=np.uint8),
+        "heading_of": idx.heading_of.astype(np.int64),
+        "heading_terms": _strings_array([t for h in heading_terms for t in h]),
+        "heading_ptr": np.cumsum([0] + [len(h) for h in heading_terms]).astype(np.int64),
+    }
+
+
+def index_from_arrays(arrays: dict[str, np.ndarray], text_len: int) -> DocumentIndex:
+    """The index ``index_arrays`` flattened; ValueError when the arrays do not describe one of ``text_len``
+    characters (a damaged cache file)."""
+    starts = np.asarray(arrays["seg_start"]).astype(np.int64)
+    ends = np.asarray(arrays["seg_end"]).astype(np.int64)
+    heading = np.asarray(arrays["seg_heading"]).astype(bool)
+    n = len(starts)
+    if len(ends) != n or len(heading) != n or (n and (starts.min() < 0 or ends.max() > text_len)):
+        raise ValueError("segments do not fit the text")
+    bm25 = BM25Index.from_arrays(
+        _strings(arrays["terms"]), {k[5:]: v for k, v in arrays.items() if k.startswith("bm25.")}
+    )
+    if bm25.n != n:
+        raise ValueError("BM25 passages do not match the segments")
+    flat = _strings(arrays["heading_terms"])
+    ptr = np.asarray(arrays["heading_ptr"]).astype(np.int64).tolist()
+    if not ptr or ptr[-1] != len(flat):
+        raise ValueError("heading terms do not match their pointers")
+    headings = [set(flat[a:b]) for a, b in zip(ptr[:-1], ptr[1:], strict=True)]
+    heading_of = np.asarray(arrays["heading_of"]).astype(np.int64)
+    if len(heading_of) != n or (n and heading_of.max() >= len(headings)):
+        raise ValueError("heading references outside the headings")
+    segments = [
+        Segment(int(a), int(b), bool(h))
+        for a, b, h in zip(starts.tolist(), ends.tolist(), heading.tolist(), strict=True)
+    ]
+    return DocumentIndex(segments, bm25, heading_of, headings, starts)
+
+
+def _decode_index(arrays: dict[str, np.ndarray], meta: dict[str, str], text_len: int) -> DocumentIndex:
+    if int(meta.get("chars", -1)) != text_len:
+        raise ValueError(f"cached index is of a text of {meta.get('chars')} characters, not {text_len}")
+    return index_from_arrays(arrays, text_len)
+
+
+_lexical_space: str | None = None
+
+
+def lexical_space() -> str:
+    """The state cache folder of lexical indexes: one per version of the segmenter, stemmer and index code."""
+    global _lexical_space
+    if _lexical_space is None:
+        import sys
+
+        from longctx.text import segment as segment_module
+        from longctx.text import terms as terms_module
+
+        from . import bm25 as bm25_module
+
+        _lexical_space = "lexical-" + code_fingerprint(
+            segment_module, terms_module, bm25_module, sys.modules[__name__]
+        )
+    return _lexical_space
+
+
 def load_params(path: Path = CALIBRATION_FILE) -> LexicalParams:
     """Calibrated parameters when the file exists, else the built-in defaults."""
     if not path.exists():
@@ -115,28 +197,54 @@ class LexicalReader:
     # answers below this confidence are withheld (no-answer); CUAD's AUPR evaluation sets 0 to rank all
     answer_threshold = 0.5
 
-    def __init__(self, params: LexicalParams | None = None, cache_size: int = 8):
+    def __init__(
+        self, params: LexicalParams | None = None, cache_size: int = 8, store: StateCache | None = None
+    ):
         self.params = params or LexicalParams()
         self._cache: OrderedDict[str, DocumentIndex] = OrderedDict()
         self._cache_size = cache_size
+        self.store = store  # the document state cache on disk (shared by processes), or None
+        self.builds = 0  # indexes built here (not served from memory or from the disk cache)
+        self.loaded = 0  # indexes read from the disk cache
 
     @classmethod
-    def default(cls) -> LexicalReader:
-        return cls(load_params())
+    def default(cls, store: StateCache | None = None) -> LexicalReader:
+        return cls(load_params(), store=store)
 
     # ---- indexing ---------------------------------------------------------------------------------------
     def index(self, document: ReaderDocument) -> DocumentIndex:
-        """The document's index, cached by content hash (a job asks many queries of one document)."""
-        key = hashlib.sha256(document.text.encode("utf-8", "surrogatepass")).hexdigest()
+        """The document's index, cached by content hash (a job asks many queries of one document): in memory
+        (LRU), then in the document state cache on disk when there is one, else built (and spilled)."""
+        key = text_key(document.text)
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
-        idx = build_index(document.text)
+        text_len = len(document.text)
+        idx = None
+        if self.store is not None:
+            idx = self.store.read(lexical_space(), key, lambda a, meta: _decode_index(a, meta, text_len))
+        if idx is None:
+            idx = build_index(document.text)
+            self.builds += 1
+            if self.store is not None:
+                self.store.write(lexical_space(), key, index_arrays(idx), {"chars": str(text_len)})
+        else:
+            self.loaded += 1
         self._cache[key] = idx
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return idx
+
+    @property
+    def state_cache(self) -> StateCache | None:
+        return self.store
+
+    def use_state_cache(self, store: StateCache | None) -> None:
+        self.store = store
+
+    def stats(self) -> dict[str, int]:
+        return {"index_builds": self.builds, "index_loaded": self.loaded}
 
     # ---- queries ----------------------------------------------------------------------------------------
     def query_weights(self, query: Query) -> dict[str, float]:

@@ -25,10 +25,11 @@ from pathlib import Path
 import torch
 
 from .clause_answerers import ClauseAnswerer, LexicalClauseAnswerer, PhraseAnswerer
-from .document_state import DocumentStates
+from .document_state import DocumentStates, state_space
 from .reader import Answer, Query, ReaderDocument
 from .schemas import load_schema
 from .span_reader import SpanAnswerer, load_answer_bias
+from .state_cache import StateCache
 
 
 @dataclass(frozen=True)
@@ -92,10 +93,12 @@ class ReaderPipeline:
         *,
         attention_backend: str | None = None,
         encoder_dtype: str = "auto",
+        state_cache: StateCache | None = None,
         **kwargs,
     ) -> ReaderPipeline:
         """The pipeline of a checkpoint folder; ``attention_backend`` and ``encoder_dtype`` are the service
-        settings (kernel family of the global layers; precision of the local encoder)."""
+        settings (kernel family of the global layers; precision of the local encoder); ``state_cache`` the
+        document state cache on disk (``StateCache.from_settings``; None: states live in memory only)."""
         from longctx.core.hardware import fast_cpu_bf16
         from longctx.model.clause_head import ClauseHead
         from longctx.model.phrase_head import PhraseHead
@@ -109,6 +112,14 @@ class ReaderPipeline:
         on_gpu = model.device.type == "cuda"
         if encoder_dtype == "bfloat16" or (encoder_dtype == "auto" and (on_gpu or fast_cpu_bf16())):
             model.local.to(torch.bfloat16)
+        if "states" not in kwargs:
+            kwargs["states"] = DocumentStates(
+                model,
+                kwargs.get("cache_size", 4),
+                store=state_cache,
+                space=state_space(path, model),  # also without a cache: `use_state_cache` may add one
+                checkpoint=Path(path).expanduser().resolve(),
+            )
         kwargs.setdefault("clause_head", ClauseHead.load(path))
         kwargs.setdefault("answer_bias", load_answer_bias(path))
         kwargs.setdefault("phrase_head", PhraseHead.load(path))
@@ -151,8 +162,28 @@ class ReaderPipeline:
         if self._lexical is None:
             from .lexical import LexicalReader
 
-            self._lexical = LexicalReader.default()
+            self._lexical = LexicalReader.default(store=self.states.store)
         return self._lexical
+
+    @property
+    def state_cache(self) -> StateCache | None:
+        return self.states.store
+
+    def use_state_cache(self, store: StateCache | None) -> None:
+        """Spill to (and read from) ``store`` from now on; None: memory only. The reader of a worker process
+        is loaded once; a process whose settings change (tests) points it at its data dir's cache."""
+        self.states.use_store(store)
+        if self._lexical is not None:
+            self._lexical.use_state_cache(store)
+
+    def stats(self) -> dict[str, int]:
+        """Work counters since load: ``encoder_passes`` (documents run through the local encoder),
+        ``index_builds`` (lexical indexes built) and ``unit_builds`` (reading units cut) are what a question
+        on a cached document must leave unchanged; the rest say where states came from (memory, disk)."""
+        lexical = {"index_builds": 0, "index_loaded": 0}
+        if self._lexical is not None:
+            lexical = self._lexical.stats()
+        return {**self.states.stats(), **lexical}
 
     # ---- routing --------------------------------------------------------------------------------------
     def route(self, query: Query) -> Route:

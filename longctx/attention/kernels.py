@@ -266,44 +266,103 @@ def cuda_cudnn_backward(dout, q, k, v, out, lse, scale, causal=False, mask=None)
     )[:3]
 
 
-def cuda_efficient_forward(
-    q: Tensor, k: Tensor, v: Tensor, scale: float, causal: bool = False, mask: Tensor | None = None
-) -> tuple[Tensor, Tensor]:
-    full = combined_mask(mask, causal, q.shape[-2], k.shape[-2], q.device) if mask is not None else None
-    bias = _additive(full, q.dtype)
-    if bias is not None:
-        bias = bias.expand(q.shape[0], q.shape[1], q.shape[-2], k.shape[-2])
+# The memory-efficient kernel reads its additive bias in 16-byte vectors: every stride of the bias over
+# batch, heads and query rows must be a multiple of 8 elements (half; 4 for fp32), or it refuses with
+# "attn_bias is not correctly aligned (strideB)". The bias is (..., Lk) contiguous, so Lk sets the strides.
+EFFICIENT_KEY_MULTIPLE = 8
+
+
+def pad_keys(
+    k: Tensor, v: Tensor, mask: Tensor | None, multiple: int = EFFICIENT_KEY_MULTIPLE
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Keys/values padded to a multiple of ``multiple`` with keys no query sees (mask False).
+
+    The result is identical: a masked key gets the weight exp(-inf) = 0 and adds nothing to the lse. Without
+    a mask there is no bias and nothing to align, so the inputs come back unchanged.
+    """
+    lk = k.shape[-2]
+    pad = -lk % multiple
+    if mask is None or pad == 0:
+        return k, v, mask
+    k = torch.nn.functional.pad(k, (0, 0, 0, pad))
+    v = torch.nn.functional.pad(v, (0, 0, 0, pad))
+    mask = torch.nn.functional.pad(mask.expand(*mask.shape[:-1], lk), (0, pad), value=False)
+    return k, v, mask
+
+
+def _efficient_bias(mask: Tensor | None, q: Tensor, lk: int) -> Tensor | None:
+    bias = _additive(mask, q.dtype)
+    return None if bias is None else bias.expand(q.shape[0], q.shape[1], q.shape[-2], lk)
+
+
+def _aten_efficient_forward(q, k, v, bias, causal, scale):
     res = torch.ops.aten._scaled_dot_product_efficient_attention(
-        q, k, v, bias, True, 0.0, causal and mask is None, scale=scale
+        q, k, v, bias, True, 0.0, causal, scale=scale
     )
-    return _fix_empty_rows(res[0], _lse_bhl(res[1], q), full)
+    return res[0], res[1]
 
 
-def cuda_efficient_backward(dout, q, k, v, out, lse, scale, causal=False, mask=None):
-    full = combined_mask(mask, causal, q.shape[-2], k.shape[-2], q.device) if mask is not None else None
-    bias = _additive(full, q.dtype)
-    if bias is not None:
-        bias = bias.expand(q.shape[0], q.shape[1], q.shape[-2], k.shape[-2])
+def _aten_efficient_backward(dout, q, k, v, bias, out, lse_padded, causal, scale):
     seed, offset = _no_rng()
-    b, h, lq, _ = q.shape
-    padded = (lq + 31) // 32 * 32
-    lse_p = torch.nn.functional.pad(backward_lse(lse.float()), (0, padded - lq)).contiguous()
     res = torch.ops.aten._scaled_dot_product_efficient_attention_backward(
-        dout.to(q.dtype),
+        dout,
         q,
         k,
         v,
         bias,
-        out.to(q.dtype),
-        lse_p,
+        out,
+        lse_padded,
         seed,
         offset,
         0.0,
         [True, True, True, False],
-        causal and mask is None,
+        causal,
         scale=scale,
     )
     return res[0], res[1], res[2]
+
+
+def cuda_efficient_forward(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    scale: float,
+    causal: bool = False,
+    mask: Tensor | None = None,
+    *,
+    op=_aten_efficient_forward,
+) -> tuple[Tensor, Tensor]:
+    """The memory-efficient kernel (``op``: the ATen entry point; tests pass a CPU stand-in that makes the
+    same alignment checks). Keys are padded to a multiple of 8 under a mask (``pad_keys``)."""
+    full = combined_mask(mask, causal, q.shape[-2], k.shape[-2], q.device) if mask is not None else None
+    k, v, full = pad_keys(k, v, full)
+    out, lse = op(q, k, v, _efficient_bias(full, q, k.shape[-2]), causal and mask is None, scale)
+    return _fix_empty_rows(out, _lse_bhl(lse, q), full)
+
+
+def cuda_efficient_backward(
+    dout, q, k, v, out, lse, scale, causal=False, mask=None, *, op=_aten_efficient_backward
+):
+    lk = k.shape[-2]
+    full = combined_mask(mask, causal, q.shape[-2], lk, q.device) if mask is not None else None
+    k, v, full = pad_keys(k, v, full)
+    b, h, lq, _ = q.shape
+    padded = (lq + 31) // 32 * 32
+    lse_p = torch.nn.functional.pad(backward_lse(lse.float()), (0, padded - lq)).contiguous()
+    dq, dk, dv = op(
+        dout.to(q.dtype),
+        q,
+        k,
+        v,
+        _efficient_bias(full, q, k.shape[-2]),
+        out.to(q.dtype),
+        lse_p,
+        causal and mask is None,
+        scale,
+    )
+    if dk.shape[-2] != lk:  # the padded keys' gradients are zero: drop them
+        dk, dv = dk[..., :lk, :].contiguous(), dv[..., :lk, :].contiguous()
+    return dq, dk, dv
 
 
 # --------------------------------------------------------------------------------------- registry

@@ -48,8 +48,7 @@ API_KEY_HEADER = "X-API-Key"
 UP_LINE = "longctx is up: "
 TERMINAL = ("succeeded", "failed", "cancelled")
 ROUTE_KINDS = ("upload", "ask_submit", "job_poll", "findings", "list")
-MARK_START = "<!-- longctx-bench-load:{label}:start -->"
-MARK_END = "<!-- longctx-bench-load:{label}:end -->"
+MARK = "<!-- {marker}:{label}:{edge} -->"  # a generated block of a page (`write_block`)
 
 
 @dataclass
@@ -862,11 +861,15 @@ def markdown(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_block(path: Path, label: str, body: str) -> None:
-    """Replace this label's generated block in `path`, or append it (a new file gets a title)."""
-    start, end = MARK_START.format(label=label), MARK_END.format(label=label)
+def write_block(
+    path: Path, label: str, body: str, *, marker: str = "longctx-bench-load", title: str = "# Reliability"
+) -> None:
+    """Replace this label's generated block in `path`, or append it (a new file gets `title`); `marker`
+    names the command that owns the block (the other `bench` commands reuse this)."""
+    start = MARK.format(marker=marker, label=label, edge="start")
+    end = MARK.format(marker=marker, label=label, edge="end")
     block = f"{start}\n{body.rstrip()}\n{end}\n"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Reliability\n\n"
+    text = path.read_text(encoding="utf-8") if path.exists() else f"{title}\n\n"
     if start in text and end in text:
         head, _, rest = text.partition(start)
         _, _, tail = rest.partition(end)

@@ -93,8 +93,13 @@ def get_app(settings: Settings | None = None) -> Celery:
 
 def reset_apps() -> None:
     """Forget cached apps (tests switch brokers between cases)."""
+    from kombu import pools
+
     with _lock:
         for app in _apps.values():
             with contextlib.suppress(Exception):
                 app.pool.force_close_all()
         _apps.clear()
+        # kombu keeps process-wide producer/connection pools keyed by connection: a new app for the same
+        # broker URL would take the closed pool above ("Acquire on closed pool"); drop them too.
+        pools.reset()

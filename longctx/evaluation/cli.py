@@ -118,13 +118,14 @@ def load_reader(
     from longctx.config import get_settings
 
     settings = get_settings()
-    update = {}
+    # evaluations measure reading: no document state cache on disk (a warm one would skip the encoder, and
+    # a suite's thousands of documents would only churn it)
+    update: dict = {"state_cache_mb": 0}
     if mode is not None:
         update["reader"] = mode
     if checkpoint is not None:
         update["model_path"] = str(checkpoint)
-    if update:
-        settings = settings.model_copy(update=update)
+    settings = settings.model_copy(update=update)
     reader = get_reader(settings)
     if rho is not None or selection != "learned" or not pins or budget is not None:
         from longctx.analysis.pipeline import ReaderPipeline

@@ -1,4 +1,5 @@
-"""What can go wrong when a caller asks something of the job service; the API maps each to its HTTP status."""
+"""What can go wrong when a caller asks something of the job service; the API maps each to its HTTP status.
+`WorkerFault`: what can go wrong on the worker's side while it runs a job."""
 
 from __future__ import annotations
 
@@ -17,3 +18,14 @@ class NotFound(JobRequestError):
 
 class Conflict(JobRequestError):
     """The job is in a state where the action does not apply (e.g. cancelling a finished job): 409."""
+
+
+class WorkerFault(RuntimeError):
+    """The worker, not the document, failed while reading (e.g. a rank of a multi-device worker stopped).
+
+    ``reason`` is safe to show the client: the job's document gets it as its error (with a reference to the
+    log line), where other reader errors get a generic message. The worker repairs itself for the next one."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason

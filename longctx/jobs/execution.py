@@ -29,6 +29,7 @@ from longctx.storage.models import Document, DocumentStatus, Job, JobStatus, Out
 from longctx.storage.session import session_scope
 
 from . import lifecycle
+from .errors import WorkerFault
 from .readers import load_reader
 from .requests import job_queries
 
@@ -285,6 +286,10 @@ def _run_claimed(
                 )  # fmt: skip
             except (OperationalError, LeaseLost):
                 raise  # transient, or no longer ours: nothing of this document is written
+            except WorkerFault as exc:  # the worker failed under this document (and repairs itself)
+                ref = error_reference()
+                log.exception("job %s: worker fault on document %s [ref %s]", job_id, info.id, ref)
+                error = f"{exc.reason} (error reference {ref})"
             except Exception:  # this document fails; the others go on
                 ref = error_reference()
                 log.exception("job %s: the reader failed on document %s [ref %s]", job_id, info.id, ref)

@@ -27,4 +27,20 @@ def load_reader(settings: Settings) -> Any:
 
             reader = get_reader(settings)
             _readers[key] = reader
+        _point_state_cache(reader, settings)
         return reader
+
+
+def _point_state_cache(reader: Any, settings: Settings) -> None:
+    """The document state cache of these settings on the process's reader (it changes only when the settings
+    do, e.g. between tests; a worker keeps one)."""
+    if not hasattr(reader, "use_state_cache"):
+        return
+    from longctx.analysis.state_cache import StateCache
+
+    def where(cache: StateCache | None) -> tuple | None:
+        return (cache.root, cache.max_bytes) if cache is not None else None
+
+    want = StateCache.from_settings(settings)
+    if where(reader.state_cache) != where(want):
+        reader.use_state_cache(want)

@@ -29,11 +29,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 
 from longctx.attention import ring_attention
 from longctx.model.encoder import BertEncoder, EncoderConfig
 from longctx.model.evidence import DocSide, EvidenceScorer, QuerySide, SegmentScores
+from longctx.model.parallel import StageDriver, sharded_global_stage
 from longctx.model.rope import RotaryEmbedding, apply_rotary
 
 CONFIG_NAME = "config.json"
@@ -132,11 +134,23 @@ class GlobalLayer(nn.Module):
         self.ffn_out = nn.Linear(cfg.global_intermediate, h)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, key_mask: Tensor | None, group=None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        cos: Tensor,
+        sin: Tensor,
+        key_mask: Tensor | None,
+        group=None,
+        shard_lengths: list[int] | None = None,
+    ) -> Tensor:
+        """``x`` is the whole sequence, or this rank's contiguous slice of it when ``group`` has several ranks
+        (``shard_lengths``: every rank's slice length; see ``longctx.model.parallel``)."""
         b, t, h = x.shape
         q, k, v = self.qkv(self.attn_norm(x)).view(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-        out = ring_attention(q, k, v, group=group, key_padding_mask=key_mask, backend=self.backend)
+        out = ring_attention(
+            q, k, v, group=group, key_padding_mask=key_mask, backend=self.backend, shard_lengths=shard_lengths
+        )
         x = x + self.drop(self.o(out.transpose(1, 2).reshape(b, t, h)))
         return x + self.drop(self.ffn_out(nn.functional.gelu(self.ffn_in(self.ffn_norm(x)))))
 
@@ -177,7 +191,7 @@ class LongContextReader(nn.Module):
         self.no_answer_head = nn.Linear(h, 1)
         self.evidence_skip = nn.Parameter(torch.tensor(0.5))
         self.rope = RotaryEmbedding(h // cfg.global_heads, cfg.rope_base, scaling="none")
-        self.group = None  # a torch.distributed group to shard the global sequence over (None: local)
+        self.group = None  # None: local; a process group or a StageDriver: sequence-parallel (global_stage)
         for mod in (self.evidence, self.input_norm, self.segment, self.token_features, self.global_layers):
             mod.apply(_init)
         for mod in (self.final_norm, self.span_head, self.segment_head, self.no_answer_head):
@@ -238,6 +252,21 @@ class LongContextReader(nn.Module):
         return self.evidence(doc, query)
 
     # ---- global encoder and heads ---------------------------------------------------------------------
+    def global_stage(self, x: Tensor, cos: Tensor, sin: Tensor, key_mask: Tensor | None) -> Tensor:
+        """The global layers over the whole [question; kept tokens] sequence (B, T, H) -> (B, T, H).
+
+        ``self.group`` None: here, on this device. A process group of several ranks: sequence-parallel, every
+        rank calling ``read`` with the same inputs (lockstep). A ``StageDriver`` (the multi-device worker's
+        rank 0): the driver shards the stage over its ranks. See ``longctx.model.parallel``."""
+        group = self.group
+        if isinstance(group, StageDriver):
+            return group.run_global_stage(self.global_layers, x, cos, sin, key_mask)
+        if group is not None and dist.get_world_size(group) > 1:
+            return sharded_global_stage(self.global_layers, x, cos, sin, key_mask, group)
+        for layer in self.global_layers:
+            x = layer(x, cos, sin, key_mask, group)
+        return x
+
     def read(
         self,
         q_states: Tensor,
@@ -298,7 +327,8 @@ class LongContextReader(nn.Module):
         safe_seg = kept_segments.clamp_min(0)
         dtype = self.token_features.weight.dtype
 
-        doc_states = states.to(dev, dtype)[safe_tok]  # (B, K, H)
+        # gather the kept rows first: converting the whole (N, H) matrix per question grew with the document
+        doc_states = states[safe_tok.to(states.device)].to(dev, dtype)  # (B, K, H)
         tok_vec = doc.tokens[safe_tok].to(dtype)  # (B, K, D)
         best, weighted = self.evidence.token_matches(tok_vec, query)
         seg_of = safe_seg.gather(1, token_slot.clamp_min(0))  # (B, K) segment id of each kept token
@@ -313,8 +343,7 @@ class LongContextReader(nn.Module):
         cos, sin = self.rope.cos_sin(torch.cat([q_pos, positions], dim=1), dtype)
         cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
         key_mask = torch.cat([q_mask, valid], dim=1)
-        for layer in self.global_layers:
-            x = layer(x, cos, sin, key_mask, self.group)
+        x = self.global_stage(x, cos, sin, key_mask)
         x = self.final_norm(x)
         y = x[:, qn:]
         se = self.span_head(y).float()
