@@ -53,6 +53,19 @@ def redis_unavailable_reason() -> str | None:
         return f"Redis not usable at {REDIS_HOST}:{REDIS_PORT}: {type(exc).__name__}: {exc}"
 
 
+@pytest.fixture(autouse=True)
+def _keep_main_module() -> Iterator[None]:
+    """Streamlit's AppTest runs the page as `__main__` and leaves it there; a later test that starts
+    processes with the `spawn` method would make each child re-run that script (NameError in the child).
+    Put the real `__main__` back after every test."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
+
+
 @pytest.fixture
 def data_env(monkeypatch, tmp_path):  # noqa: ANN001, ANN201
     """A fresh data dir (SQLite database + embedded broker), migrated; yields the Settings."""

@@ -103,6 +103,21 @@ def test_select_backend_families_and_fallback(monkeypatch):
     assert set(FAMILIES) >= {"auto", "sdpa", "flash_attn", "math"}
 
 
+def test_auto_prefers_cudnn_on_hopper_only(monkeypatch):
+    """The measured-fastest fused kernel first: cuDNN on compute capability >= 9.0, flash before it on older
+    GPUs, and nothing changes on the CPU."""
+    from longctx.attention import kernels
+
+    monkeypatch.setattr(kernels, "_compute_capability", lambda device: (9, 0))
+    assert kernels.family_order("auto", "cuda")[0] == "sdpa_cudnn"
+    assert kernels.family_order("sdpa", "cuda") == FAMILIES["sdpa"]  # an explicit family keeps its order
+    monkeypatch.setattr(kernels, "_compute_capability", lambda device: (8, 0))
+    assert kernels.family_order("auto", "cuda") == FAMILIES["auto"]
+    monkeypatch.undo()
+    assert kernels.family_order("auto", "cpu") == FAMILIES["auto"]
+    assert select_backend("auto", "cpu", torch.float32).name in ("sdpa_cpu", "math")
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_auto_prefers_fused_kernel():
     assert select_backend("sdpa", "cuda", torch.bfloat16).name in (

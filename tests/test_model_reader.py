@@ -182,3 +182,35 @@ def test_default_config_parameters():
     assert parts["local"] == 22_565_376  # MiniLM-L6, loadable from the pretrained weights
     assert parts["total"] < 30_000_000
     assert math.isfinite(parts["evidence"]) and parts["evidence"] > 0
+
+
+def test_an_all_true_key_mask_is_dropped_and_changes_nothing(model, monkeypatch):
+    """One question with nothing padded reads without a key mask (so fused GPU kernels can serve the global
+    layers), and the outputs equal those of the masked path."""
+    torch.manual_seed(2)
+    n = 120
+    states = torch.randn(n, 64)
+    seg = _units(n)
+    doc = model.document(states, seg, int(seg.max()) + 1)
+    q_states, q_mask, qside = _query(model, [2000, 2001])
+    scores = model.score(doc, qside)
+    kept = [select_segments(scores.logits[0], doc.segment_len, 48, 12)]
+    seen: list = []
+    real_stage = model.global_stage
+
+    def spy(x, cos, sin, key_mask):  # noqa: ANN001, ANN202
+        seen.append(key_mask)
+        return real_stage(x, cos, sin, key_mask)
+
+    monkeypatch.setattr(model, "global_stage", spy)
+    out = model.read(q_states, q_mask, qside, states, doc, scores, kept)
+    assert seen == [None]
+
+    def masked(x, cos, sin, key_mask):  # noqa: ANN001, ANN202
+        full = torch.ones(x.shape[:2], dtype=torch.bool)
+        return real_stage(x, cos, sin, full)
+
+    monkeypatch.setattr(model, "global_stage", masked)
+    ref = model.read(q_states, q_mask, qside, states, doc, scores, kept)
+    torch.testing.assert_close(out.segment_logits, ref.segment_logits, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(out.no_answer_logit, ref.no_answer_logit, rtol=1e-5, atol=1e-5)

@@ -432,6 +432,23 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 }
 
 
+def family_order(name: str, device: torch.device | str) -> tuple[str, ...]:
+    """A family's preference list for this device. ``auto`` on Hopper (compute capability 9.x) and later
+    tries cuDNN's fused attention first: measured on one H200 (bf16, bidirectional, 16K-128K tokens) at
+    464-489 TFLOP/s (head dim 64) and 616-692 (128) against 308-316 / 351-362 for the flash kernel."""
+    order = FAMILIES[name]
+    if name == "auto" and _compute_capability(device) >= (9, 0) and "sdpa_cudnn" in order:
+        order = ("sdpa_cudnn", *(c for c in order if c != "sdpa_cudnn"))
+    return order
+
+
+def _compute_capability(device: torch.device | str) -> tuple[int, int]:
+    device = torch.device(device)
+    if device.type != "cuda" or not torch.cuda.is_available():
+        return (0, 0)
+    return tuple(torch.cuda.get_device_capability(device))  # type: ignore[return-value]
+
+
 def get_kernel(name: str) -> BlockKernel:
     """A backend by exact name (``math``, ``sdpa_cpu``, ``sdpa_flash``, ``sdpa_cudnn``, ``sdpa_efficient``,
     ``flash_attn``)."""
@@ -477,7 +494,7 @@ def select_backend(
     ignored.
     """
     if name in FAMILIES:
-        for candidate in FAMILIES[name]:
+        for candidate in family_order(name, device):
             try:
                 kernel = get_kernel(candidate)
             except RuntimeError:
