@@ -61,9 +61,13 @@ def _keep_main_module() -> Iterator[None]:
     import sys
 
     main = sys.modules.get("__main__")
+    saved = dict(vars(main)) if main is not None else None
     yield
-    if main is not None:
+    if main is not None and saved is not None:
         sys.modules["__main__"] = main
+        if vars(main) != saved:  # AppTest rewrites the module's own attributes (__file__, __spec__, ...)
+            vars(main).clear()
+            vars(main).update(saved)
 
 
 @pytest.fixture

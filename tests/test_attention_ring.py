@@ -16,6 +16,7 @@ import torch
 import torch.distributed as dist
 
 from longctx.attention import reference_attention, relative_error, ring_attention, shard, unshard
+from longctx.core.spawn import start_clean
 
 B, H, D = 2, 3, 16
 FP32_TOL = 1e-5
@@ -95,7 +96,7 @@ def run_ring(world: int, tmp_path: Path) -> dict[str, dict[str, float]]:
         for r in range(world)
     ]
     for p in procs:
-        p.start()
+        start_clean(p)
     for p in procs:
         p.join(timeout=240)
     errors = sorted(tmp_path.glob("error-*.txt"))
@@ -178,7 +179,7 @@ def test_ring_flash_attn_parity(tmp_path, record_property):
     args = (world, str(tmp_path / "store"), str(tmp_path))
     procs = [ctx.Process(target=_flash_parity_worker, args=(r, *args)) for r in range(world)]
     for p in procs:
-        p.start()
+        start_clean(p)
     for p in procs:
         p.join(timeout=240)
     errors = "\n".join(e.read_text() for e in tmp_path.glob("error-*.txt"))

@@ -27,6 +27,7 @@ import torch
 
 from longctx.analysis import Query, ReaderDocument
 from longctx.analysis.pipeline import ReaderPipeline
+from longctx.core.spawn import start_clean
 from longctx.model.reader_model import LongContextReader, ReaderConfig
 from tests.test_api import GOV_LAW
 from tests.test_reader_pipeline import TINY
@@ -138,7 +139,7 @@ def test_lockstep_process_group_reads_like_one_rank(tmp_path):
         for r in range(world)
     ]
     for p in procs:
-        p.start()
+        start_clean(p)
     for p in procs:
         p.join(120)
     errors = "\n".join(e.read_text() for e in tmp_path.glob("error-*.txt"))
@@ -302,3 +303,26 @@ def test_longctx_worker_with_cpu_ranks_serves_jobs_through_celery(data_env, make
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_alive(p) for p in pids), f"followers left running:\n{text[-3000:]}"
+
+
+def _touch(path: str) -> None:
+    Path(path).write_text("ran")
+
+
+def test_spawned_children_start_whatever_main_is(tmp_path, monkeypatch):
+    """A `__main__` that is some other script (Streamlit runs its pages as `__main__`) must not be re-run by
+    a spawned rank: `start_clean` hides it while the child starts."""
+    import multiprocessing as mp
+    import sys
+    import types
+
+    script = tmp_path / "page.py"
+    script.write_text("raise SystemExit('this script must not run in the child')\n")
+    fake = types.ModuleType("__main__")
+    fake.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", fake)
+    proc = mp.get_context("spawn").Process(target=_touch, args=(str(tmp_path / "ok"),))
+    start_clean(proc)
+    proc.join(60)
+    assert proc.exitcode == 0 and (tmp_path / "ok").read_text() == "ran"
+    assert sys.modules["__main__"] is fake  # put back

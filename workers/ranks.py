@@ -44,6 +44,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from longctx.core.spawn import start_clean
 from longctx.jobs.errors import WorkerFault
 from longctx.model.parallel import StageShape, follow_global_stage, lead_global_stage
 
@@ -216,7 +217,7 @@ class RankGroup:
                         name=f"longctx-rank{rank}",
                         daemon=True,
                     )
-                    proc.start()
+                    start_clean(proc)  # the child needs its target's module, not whatever __main__ is
                     child.close()
                     self._procs.append(proc)
                     self._conns.append(parent)
