@@ -214,3 +214,26 @@ def test_an_all_true_key_mask_is_dropped_and_changes_nothing(model, monkeypatch)
     ref = model.read(q_states, q_mask, qside, states, doc, scores, kept)
     torch.testing.assert_close(out.segment_logits, ref.segment_logits, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(out.no_answer_logit, ref.no_answer_logit, rtol=1e-5, atol=1e-5)
+
+
+def test_bf16_global_layers_read_like_fp32(model):
+    """On CUDA the global layers run in bf16 (so fused attention kernels serve them); the rest of the read
+    stays fp32. Same choice of unit, logits within bf16 rounding."""
+    import copy
+
+    torch.manual_seed(3)
+    n = 160
+    states = torch.randn(n, 64)
+    seg = _units(n)
+    doc = model.document(states, seg, int(seg.max()) + 1)
+    q_states, q_mask, qside = _query(model, [2000, 2001, 2002], batch=2)
+    scores = model.score(doc, qside)
+    kept = [select_segments(scores.logits[b], doc.segment_len, 48, 12) for b in range(2)]
+    ref = model.read(q_states, q_mask, qside, states, doc, scores, kept)
+    low = copy.deepcopy(model)
+    low.global_layers.to(torch.bfloat16)
+    out = low.read(q_states, q_mask, qside, states, doc, scores, kept)
+    assert out.segment_logits.dtype == torch.float32
+    torch.testing.assert_close(out.segment_logits, ref.segment_logits, rtol=0.05, atol=0.05)
+    torch.testing.assert_close(out.no_answer_logit, ref.no_answer_logit, rtol=0.05, atol=0.05)
+    assert torch.equal(out.segment_logits.argmax(1), ref.segment_logits.argmax(1))

@@ -112,6 +112,8 @@ class ReaderPipeline:
         on_gpu = model.device.type == "cuda"
         if encoder_dtype == "bfloat16" or (encoder_dtype == "auto" and (on_gpu or fast_cpu_bf16())):
             model.local.to(torch.bfloat16)
+        if on_gpu:  # global layers in bf16: flash / cuDNN attention serve them (fp32 gets the slow kernel)
+            model.global_layers.to(torch.bfloat16)
         if "states" not in kwargs:
             kwargs["states"] = DocumentStates(
                 model,

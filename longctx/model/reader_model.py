@@ -258,14 +258,19 @@ class LongContextReader(nn.Module):
         ``self.group`` None: here, on this device. A process group of several ranks: sequence-parallel, every
         rank calling ``read`` with the same inputs (lockstep). A ``StageDriver`` (the multi-device worker's
         rank 0): the driver shards the stage over its ranks. See ``longctx.model.parallel``."""
+        outer = x.dtype
+        inner = self.global_layers[0].qkv.weight.dtype  # bf16 on CUDA (`ReaderPipeline.load`): fused kernels
+        if inner != outer:
+            x, cos, sin = x.to(inner), cos.to(inner), sin.to(inner)
         group = self.group
         if isinstance(group, StageDriver):
-            return group.run_global_stage(self.global_layers, x, cos, sin, key_mask)
-        if group is not None and dist.get_world_size(group) > 1:
-            return sharded_global_stage(self.global_layers, x, cos, sin, key_mask, group)
-        for layer in self.global_layers:
-            x = layer(x, cos, sin, key_mask, group)
-        return x
+            x = group.run_global_stage(self.global_layers, x, cos, sin, key_mask)
+        elif group is not None and dist.get_world_size(group) > 1:
+            x = sharded_global_stage(self.global_layers, x, cos, sin, key_mask, group)
+        else:
+            for layer in self.global_layers:
+                x = layer(x, cos, sin, key_mask, group)
+        return x.to(outer)
 
     def read(
         self,
