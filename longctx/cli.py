@@ -692,7 +692,9 @@ def jobs_cancel(
     tenant: TenantOpt = "default",
 ) -> None:
     """Cancel a queued or running job (a running job's worker stops at its next lease renewal)."""
-    _job_transition(job_id, tenant, "cancel")
+    from longctx.jobs import lifecycle
+
+    _job_transition(job_id, tenant, lifecycle.cancel)
 
 
 @jobs_app.command("retry")
@@ -701,10 +703,13 @@ def jobs_retry(
     tenant: TenantOpt = "default",
 ) -> None:
     """Queue a failed, cancelled or lapsed job again (its findings are cleared first)."""
-    _job_transition(job_id, tenant, "retry")
+    from longctx.jobs import lifecycle
+
+    _job_transition(job_id, tenant, lifecycle.retry, enqueue=True)
 
 
-def _job_transition(job_id: str, tenant: str, action: str) -> None:
+def _job_transition(job_id: str, tenant: str, change, *, enqueue: bool = False) -> None:  # noqa: ANN001
+    """Apply a lifecycle transition (`lifecycle.cancel` / `retry`) to the tenant's job and print the job."""
     from longctx.jobs import JobRequestError, job_to_dict, lifecycle
     from longctx.storage.session import session_scope
 
@@ -714,12 +719,11 @@ def _job_transition(job_id: str, tenant: str, action: str) -> None:
     try:
         with session_scope(settings) as s:
             full_id = _job_id(s, tenant_id, job_id, tenant)
-            change = lifecycle.cancel if action == "cancel" else lifecycle.retry
             job = change(s, tenant_id, full_id, "cli")
             info = job_to_dict(job, lifecycle.outcomes(s, full_id))
     except JobRequestError as exc:
         _fail(exc.detail)
-    if action == "retry" and lifecycle.enqueue(settings, [full_id]):
+    if enqueue and lifecycle.enqueue(settings, [full_id]):
         _fail(f"job {full_id} could not be queued (is the broker reachable?); it is marked failed")
     emit_json(info)
 

@@ -10,7 +10,6 @@ that kills its parser every time must not loop forever).
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from longctx.config import Settings, get_settings
+from longctx.core.errors import error_reference
 from longctx.core.lease import LeaseKeeper
 from longctx.core.timestamps import utcnow
 from longctx.storage import repositories as repo
@@ -56,7 +56,7 @@ def register_blob(session: Session, tenant_id: str, filename: str | None, blob: 
     """Create the documents row (status queued) for stored bytes, or return the tenant's existing one.
 
     Two identical uploads at once: the unique index on live content lets one insert win; the other's flush
-    raises `IntegrityError`, and its caller registers again in a new transaction, which finds the winner."""
+    raises `IntegrityError`; `register_upload` then registers again in a new transaction, which finds it."""
     existing = repo.find_document_by_sha(session, tenant_id, blob.sha256)
     if existing is not None:
         return Registered(existing, False)
@@ -116,7 +116,7 @@ def ingest_document(
     except FileNotFoundError:
         error = "original file is missing from the blob store"
     except Exception:  # a bug in our own code must still fail only this document
-        ref = secrets.token_hex(4)
+        ref = error_reference()
         log.exception("unexpected error ingesting %s [ref %s]", document_id, ref)
         error = f"internal error while parsing (error reference {ref}; the service log has the details)"
     report("storing", 0.8)
@@ -236,25 +236,44 @@ def add_file(
     settings = settings or get_settings()
     settings.ensure_dirs()
     blob = blob_store(settings).put_file(Path(path), max_bytes=settings.max_upload_bytes)
-    for attempt in (1, 2):
-        try:
-            with session_scope(settings) as s:
-                reg = register_blob(s, tenant_id, Path(path).name, blob)
-                if reg.created:
-                    repo.audit(
-                        s,
-                        tenant_id=tenant_id,
-                        actor=actor,
-                        action="upload",
-                        object_type="document",
-                        object_id=reg.document.id,
-                        detail={"sha256": blob.sha256, "bytes": blob.size},
-                    )
-                return reg
-        except IntegrityError:  # an identical upload won the race for the one live row: find it
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    detail = {"sha256": blob.sha256, "bytes": blob.size}
+    return register_upload(settings, tenant_id, Path(path).name, blob, actor=actor, detail=detail)
+
+
+def register_upload(
+    settings: Settings,
+    tenant_id: str,
+    filename: str | None,
+    blob: StoredBlob,
+    *,
+    actor: str,
+    detail: dict,
+) -> Registered:
+    """`register_blob` in a transaction of its own, with the upload's audit entry (`detail`) when it created
+    the document. Two identical uploads at once: the unique index on live content lets one insert win; the
+    loser's flush raises `IntegrityError`, and it registers once more, finding the winner (a duplicate)."""
+    try:
+        return _register_audited(settings, tenant_id, filename, blob, actor, detail)
+    except IntegrityError:
+        return _register_audited(settings, tenant_id, filename, blob, actor, detail)
+
+
+def _register_audited(
+    settings: Settings, tenant_id: str, filename: str | None, blob: StoredBlob, actor: str, detail: dict
+) -> Registered:
+    with session_scope(settings) as s:
+        reg = register_blob(s, tenant_id, filename, blob)
+        if reg.created:
+            repo.audit(
+                s,
+                tenant_id=tenant_id,
+                actor=actor,
+                action="upload",
+                object_type="document",
+                object_id=reg.document.id,
+                detail=detail,
+            )
+        return reg
 
 
 def delete_document(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 
 from fastapi import Depends, FastAPI, Request
@@ -16,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from longctx.config import Settings, get_settings
+from longctx.core.errors import error_reference
 from longctx.core.unstorable import printable
 
 log = logging.getLogger(__name__)
@@ -56,11 +56,6 @@ def _readable(exc: RequestValidationError) -> str:
         loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
         parts.append(f"{loc}: {err.get('msg', 'invalid')}")
     return "; ".join(parts) or "invalid request"
-
-
-def error_reference() -> str:
-    """A short id that ties a generic client-facing error to the log line holding the details."""
-    return secrets.token_hex(4)
 
 
 def check_database(settings: Settings) -> None:

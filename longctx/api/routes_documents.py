@@ -17,7 +17,7 @@ from longctx.api.uploads import receive_file
 from longctx.broker import dispatch
 from longctx.core.metrics import UPLOAD_BYTES, UPLOADS
 from longctx.core.timestamps import iso
-from longctx.documents import blob_store, register_blob
+from longctx.documents import blob_store, display_name, register_upload
 from longctx.storage import repositories as repo
 from longctx.storage.models import Document, DocumentStatus
 from longctx.storage.session import session_scope
@@ -97,31 +97,12 @@ async def upload_document(request: Request, caller: Auth) -> dict:
         raise
 
     def register() -> tuple[dict, bool]:
+        detail = {"sha256": up.blob.sha256, "bytes": up.blob.size, "filename": display_name(up.filename)}
         try:
-            return register_once()
-        except IntegrityError:
-            # an identical upload won the race for the one live row: this pass finds it (a duplicate)
-            return register_once()
-
-    def register_once() -> tuple[dict, bool]:
-        try:
-            with session_scope(settings) as s:
-                reg = register_blob(s, caller.tenant_id, up.filename, up.blob)
-                if reg.created:
-                    repo.audit(
-                        s,
-                        tenant_id=caller.tenant_id,
-                        actor=caller.actor,
-                        action="upload",
-                        object_type="document",
-                        object_id=reg.document.id,
-                        detail={
-                            "sha256": up.blob.sha256,
-                            "bytes": up.blob.size,
-                            "filename": reg.document.filename,
-                        },
-                    )
-                return doc_out(reg.document), reg.created
+            reg = register_upload(
+                settings, caller.tenant_id, up.filename, up.blob, actor=caller.actor, detail=detail
+            )
+            return doc_out(reg.document), reg.created
         except IntegrityError:
             raise  # the blob is the winner's too: keep it
         except Exception:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from longctx.broker import dispatch
 from longctx.config import Settings, get_settings
+from longctx.core.errors import error_reference
 from longctx.core.lease import LeaseKeeper, LeaseLost, worker_identity
 from longctx.core.metrics import observe_job
 from longctx.core.timestamps import as_utc, utcnow
@@ -50,11 +50,6 @@ class JobOutcome:
     findings: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
     seconds: float | None = None
-
-
-def error_reference() -> str:
-    """A short id that ties a client-facing error message to the log line with the details."""
-    return secrets.token_hex(4)
 
 
 class _ProgressWriter:

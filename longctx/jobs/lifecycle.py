@@ -135,13 +135,7 @@ def claim(settings: Settings, job_id: str, worker: str) -> Claim | None:
 def renew(settings: Settings, claim: Claim) -> bool:
     """Extend the lease; False when this worker no longer holds the job (cancelled, re-queued, finished)."""
     with session_scope(settings) as s:
-        result = s.execute(
-            update(Job)
-            .where(_held_by(claim))
-            .values(lease_expires_at=_lease_until(settings))
-            .execution_options(synchronize_session=False)
-        )
-        return result.rowcount == 1
+        return holds(s, settings, claim)
 
 
 def holds(session: Session, settings: Settings, claim: Claim) -> bool:
