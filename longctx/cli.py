@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -268,6 +269,7 @@ def ingest(
                 "error": doc.error,
                 "sha256": doc.sha256,
                 "duplicate": not reg.created,
+                "ocr_pages": len((doc.ocr or {}).get("pages") or []),
             }
 
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -302,7 +304,11 @@ def ingest(
                 for r in results
             ],
         )
-        _note(f"{ok} ready, {len(failed)} failed, {summary['pages']} pages, {summary['tokens']} tokens")
+        ocr_pages = sum(r.get("ocr_pages") or 0 for r in results)
+        _note(
+            f"{ok} ready, {len(failed)} failed, {summary['pages']} pages, {summary['tokens']} tokens"
+            + (f" ({ocr_pages} pages read by OCR)" if ocr_pages else "")
+        )
     if failed and len(failed) == len(results):
         raise typer.Exit(1)
 
@@ -320,6 +326,9 @@ def _doc_dict(doc) -> dict:  # noqa: ANN001
         "error": doc.error,
         "sha256": doc.sha256,
         "created_at": doc.created_at.isoformat(),
+        "progress": doc.parse_progress,
+        "stage": doc.parse_stage,
+        "ocr": doc.ocr,
     }
 
 
@@ -683,6 +692,7 @@ def jobs_findings(
                 for f in items
             ],
         )
+        _ocr_warnings(items, _note)
         _note(f"job {full_id}: {len(items)} finding(s)")
 
 
@@ -752,6 +762,22 @@ def evaluate(ctx: typer.Context) -> None:
 def bench_ingest(ctx: typer.Context) -> None:
     """Parser robustness sweep and ingest speed vs raw pypdf (`longctx bench ingest -h`)."""
     from longctx.bench.ingest import main as bench_main
+
+    raise typer.Exit(bench_main(list(ctx.args)))
+
+
+@bench_app.command("ocr", context_settings=_PASSTHROUGH)
+def bench_ocr(ctx: typer.Context) -> None:
+    """OCR character accuracy and speed on rasterised text-layer PDFs (`longctx bench ocr -h`)."""
+    from longctx.bench.ocr import main as bench_main
+
+    raise typer.Exit(bench_main(list(ctx.args)))
+
+
+@bench_app.command("report", context_settings=_PASSTHROUGH)
+def bench_report(ctx: typer.Context) -> None:
+    """ask and extract --schema report on a 150-page report, timed as a user runs them."""
+    from longctx.bench.report import main as bench_main
 
     raise typer.Exit(bench_main(list(ctx.args)))
 
@@ -998,6 +1024,13 @@ def _resolve_document(path_or_id: str, tenant_id: str, bar: Progress) -> str:
     return doc.id
 
 
+def _ocr_warnings(items: list[dict], say: Callable[[str], None]) -> None:
+    """One line per finding that cites a low-confidence OCR page (the table has no room for it)."""
+    for f in items:
+        if f.get("warning"):
+            say(f"warning: {f['query_key'] or f['query']} #{f['rank'] + 1}: {f['warning']}")
+
+
 def _run_job_cli(path_or_id: str, tenant: str, as_json: bool, **job_kwargs) -> None:  # noqa: ANN003
     from longctx.jobs import JobRequestError, create_analysis_job, findings_for_job, run_analysis_job
     from longctx.storage.models import Job
@@ -1036,15 +1069,24 @@ def _run_job_cli(path_or_id: str, tenant: str, as_json: bool, **job_kwargs) -> N
         table = Table("query", "rank", "answer", "score", "page", "chars")
         for f in items:
             answer = (f["answer"] or "(no answer)").replace("\n", " ")
+            answer = answer[:200] + ("..." if len(answer) > 200 else "")
+            if f.get("row_label"):  # read from a table cell (or computed from cells)
+                how = (
+                    f"computed: {f['formula']}"
+                    if f.get("computed")
+                    else f"{f['row_label']} | {f['column_header']}"
+                )
+                answer = f"{(f.get('detail') or {}).get('answer') or answer}  [{how}; {f['period']}]"
             table.add_row(
                 f["query_key"] or f["query"],
                 str(f["rank"] + 1),
-                answer[:200] + ("..." if len(answer) > 200 else ""),
+                answer,
                 f"{f['score']:.2f}",
                 str(f["page"] or ""),
                 f"{f['char_start']}-{f['char_end']}" if f["char_start"] is not None else "",
             )
         out.print(table)
+        _ocr_warnings(items, lambda text: out.print(f"[yellow]{text}", highlight=False))
         out.print(f"job {job_id}: {outcome.status}")
     if outcome.status == "failed":
         console.print(f"[red]{error}")

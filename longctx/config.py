@@ -49,6 +49,21 @@ class Limits(BaseSettings):
         description="Wall-clock limit of one parse child process (pypdf needs ~0.5 s/page on dense PDFs).",
     )
     parse_memory_mb: int = Field(3072, description="Address-space limit of one parse child process.")
+    ocr: bool = Field(
+        True,
+        description=(
+            "Read PDF pages without a usable text layer (scans, pasted images of text) with OCR (Tesseract); "
+            "off: such a PDF fails with a reason saying how to enable it."
+        ),
+    )
+    ocr_languages: str = Field(
+        "eng", description="Tesseract languages, joined by '+' (e.g. eng+deu); each needs its language pack."
+    )
+    ocr_dpi: int = Field(300, ge=50, le=1200, description="Resolution pages are rendered at for OCR.")
+    ocr_page_timeout_s: float = Field(
+        60.0, gt=0, description="Time limit of OCR on one page; past it that page keeps no text (a warning)."
+    )
+    ocr_tesseract: str = Field("tesseract", description="The Tesseract binary (a name on PATH or a path).")
 
 
 class Settings(Limits):
@@ -109,6 +124,23 @@ class Settings(Limits):
         description=(
             "Comma-separated hostnames and IP networks (CIDR) that job callbacks may reach although they are "
             "not public (loopback, private, link-local, ...); default: none (public addresses only)."
+        ),
+    )
+    ocr_low_confidence: float = Field(
+        75.0,
+        ge=0,
+        le=100,
+        description=(
+            "OCR pages whose mean word confidence (0-100) is below this are low-confidence: answers citing "
+            "them carry a warning."
+        ),
+    )
+    ocr_slice_s: float = Field(
+        120.0,
+        gt=0,
+        description=(
+            "A cpu worker OCRs one document for about this long, then puts it back at the end of the queue "
+            "(finished pages kept), so a long scan does not hold a worker while other uploads wait."
         ),
     )
     sqlite_busy_timeout_ms: int = 30_000

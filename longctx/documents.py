@@ -10,6 +10,7 @@ that kills its parser every time must not loop forever).
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,11 +78,26 @@ def tokens_cache_path(settings: Settings, sha256: str) -> Path:
     return settings.cache_dir / "tokens" / f"{sha256}.npz"
 
 
+def ocr_work_dir(settings: Settings, sha256: str) -> Path:
+    """Where a parse keeps its OCR page results until the document is ready or failed (see `ingest.ocr`)."""
+    return settings.cache_dir / "ocr" / sha256
+
+
 def ingest_document(
-    document_id: str, settings: Settings | None = None, progress: Progress | None = None
+    document_id: str,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+    *,
+    slice_s: float | None = None,
 ) -> Document:
-    """Parse, tokenize and store one document's pages. Returns the final row (ready or failed)."""
-    from longctx.ingest import IngestError, parse_file
+    """Parse, tokenize and store one document's pages. Returns the final row (ready or failed).
+
+    Scanned pages are OCRed a few at a time (`ingest.ocr`), with the progress on the row. With `slice_s` (the
+    cpu worker passes `ocr_slice_s`), OCR stops between batches once that much time has passed and the
+    document goes back to `queued` with its finished pages kept: the caller sends it to the queue again, so
+    a long scan takes turns with the other uploads instead of holding a worker for its whole length."""
+    from longctx.ingest import IngestError, OcrPaused, parse_file
+    from longctx.ingest.tables import rebase_tables
     from longctx.model.tokenization import tokenize_text
 
     settings = settings or get_settings()
@@ -96,21 +112,34 @@ def ingest_document(
             s.refresh(doc)
             return doc  # another worker holds a live parse, or it has just failed
         sha, media_type = doc.sha256, doc.media_type
+        earlier_s = (doc.parse_seconds or 0.0) if doc.parse_progress is not None else 0.0
     started = time.monotonic()
     report("parsing", 0.1)
     error: str | None = None
     parsed = None
     tokens = None
+    paused: OcrPaused | None = None
+    work_dir = ocr_work_dir(settings, sha)
     keeper = LeaseKeeper(lambda: _renew_parse(settings, document_id), settings.job_lease_s / 3, "parse")
+    ocr_progress = _OcrProgress(settings, document_id, report)
     try:
         with keeper:
-            parsed = parse_file(blob_store(settings).path_for(sha), limits=settings, media_type=media_type)
+            parsed = parse_file(
+                blob_store(settings).path_for(sha),
+                limits=settings,
+                media_type=media_type,
+                progress=ocr_progress,
+                work_dir=work_dir,
+                deadline=started + slice_s if slice_s else None,
+            )
             report("tokenizing", 0.6)
             tokens = tokenize_text(parsed.text)
         if len(tokens) > settings.max_tokens:
             error = f"too many tokens: {len(tokens)} > limit {settings.max_tokens}"
         elif len(tokens) == 0:
             error = "empty document: no text found"
+    except OcrPaused as exc:
+        paused = exc
     except IngestError as exc:
         error = exc.reason
     except FileNotFoundError:
@@ -119,22 +148,37 @@ def ingest_document(
         ref = error_reference()
         log.exception("unexpected error ingesting %s [ref %s]", document_id, ref)
         error = f"internal error while parsing (error reference {ref}; the service log has the details)"
+    if paused is not None:
+        seconds = earlier_s + time.monotonic() - started
+        return _pause_parse(settings, document_id, paused.done, paused.total, seconds)
     report("storing", 0.8)
     with session_scope(settings) as s:
         doc = s.get(Document, document_id)
         if doc is None or doc.status is DocumentStatus.deleting:
             return doc  # deleted meanwhile: nothing to store
-        doc.parse_seconds = time.monotonic() - started
+        doc.parse_seconds = earlier_s + time.monotonic() - started
         doc.lease_expires_at = None
+        doc.parse_progress = None
+        doc.parse_stage = None
         if error is not None or parsed is None or tokens is None:
             doc.status = DocumentStatus.failed
             doc.error = error or "parsing produced no result"
+            doc.ocr = None
             repo.replace_pages(s, document_id, [])
+            repo.replace_tables(s, document_id, [])
         else:
             tokens.save(tokens_cache_path(settings, sha))
+            words = parsed.metadata.pop("ocr_words", None) or {}
             repo.replace_pages(
-                s, document_id, ((p.number, p.char_start, p.char_end, p.text) for p in parsed.pages)
+                s,
+                document_id,
+                ((p.number, p.char_start, p.char_end, p.text) for p in parsed.pages),
+                ocr={int(n): w for n, w in words.items()},
             )
+            repo.replace_tables(
+                s, document_id, rebase_tables(parsed.tables, {p.number: p.char_start for p in parsed.pages})
+            )
+            doc.ocr = ocr_summary(parsed.metadata.get("ocr"), settings)
             doc.pages = len(parsed.pages)
             doc.tokens = len(tokens)
             doc.chars = len(parsed.text)
@@ -142,8 +186,71 @@ def ingest_document(
             doc.status = DocumentStatus.ready
             doc.error = None
             doc.parsed_at = utcnow()
+    shutil.rmtree(work_dir, ignore_errors=True)
     report("done", 1.0)
     return doc
+
+
+def ocr_summary(info: dict | None, settings: Settings) -> dict | None:
+    """The parse's OCR summary as the documents row keeps it, with the low-confidence pages named."""
+    if not info or not (info.get("pages") or info.get("failed_pages")):
+        return None
+    out = dict(info)
+    out["low_confidence_below"] = settings.ocr_low_confidence
+    out["low_confidence_pages"] = [
+        int(n)
+        for n, conf in (info.get("page_confidence") or {}).items()
+        if conf < settings.ocr_low_confidence
+    ]
+    return out
+
+
+class _OcrProgress:
+    """OCR progress -> the caller's callback and the documents row (at most once a second, and at the end)."""
+
+    def __init__(self, settings: Settings, document_id: str, report: Progress):
+        self.settings = settings
+        self.document_id = document_id
+        self.report = report
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        fraction = 0.1 + 0.5 * done / total if total else 0.1
+        self.report("ocr", fraction)
+        now = time.monotonic()
+        if now - self.last < 1.0 and done < total:
+            return
+        self.last = now
+        try:
+            with session_scope(self.settings) as s:
+                s.execute(
+                    update(Document)
+                    .where(Document.id == self.document_id, Document.status == DocumentStatus.parsing)
+                    .values(parse_progress=fraction, parse_stage=f"OCR: {done} of {total} pages")
+                    .execution_options(synchronize_session=False)
+                )
+        except Exception:  # progress is for people: never fail a parse over it
+            log.warning("could not record the parse progress of %s", self.document_id, exc_info=True)
+
+
+def _pause_parse(settings: Settings, document_id: str, done: int, total: int, seconds: float) -> Document:
+    """Back to `queued` with the OCR progress kept; a slice that made progress is not a failed attempt."""
+    with session_scope(settings) as s:
+        s.execute(
+            update(Document)
+            .where(Document.id == document_id, Document.status == DocumentStatus.parsing)
+            .values(
+                status=DocumentStatus.queued,
+                lease_expires_at=None,
+                attempts=0,
+                parse_seconds=seconds,
+                parse_progress=0.1 + 0.5 * done / total if total else 0.1,
+                parse_stage=f"OCR: {done} of {total} pages (continues in turn)",
+                updated_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return s.get(Document, document_id)
 
 
 def _claim_parse(session: Session, settings: Settings, document_id: str) -> bool:
@@ -309,6 +416,7 @@ def delete_document(
     if not shared:
         blob_store(settings).delete(sha)
         tokens_cache_path(settings, sha).unlink(missing_ok=True)
+        shutil.rmtree(ocr_work_dir(settings, sha), ignore_errors=True)
     if text_key is not None and not text_shared:
         from longctx.analysis.state_cache import forget_states
 

@@ -161,7 +161,20 @@ def test_upload_ask_findings_flow(client, make_tenant, data_env, inline_queue): 
         "char_end",
         "passage",
         "passage_start",
+        "ocr_confidence",
+        "warning",
+        "row_label",
+        "column_header",
+        "period",
+        "value",
+        "unit",
+        "scale",
+        "computed",
+        "formula",
+        "detail",
     ]
+    assert rows[0]["ocr_confidence"] == "" and rows[0]["warning"] == ""  # a text-layer page
+    assert rows[0]["row_label"] == "" and rows[0]["computed"] == ""  # a text answer, not a table cell
     jobs = client.get("/v1/jobs", headers=tk.headers).json()
     assert jobs["total"] == 1 and jobs["items"][0]["id"] == job_id
     assert client.get(f"/v1/documents/{doc_id}/pages/3", headers=tk.headers).status_code == 404

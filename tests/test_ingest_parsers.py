@@ -80,7 +80,12 @@ def test_pdf_garbage_fails_with_reason(tmp_path):
 def test_pdf_without_text_layer(tmp_path):
     path = tmp_path / "scan.pdf"
     path.write_bytes(make_pdf(["", "", ""]))
-    assert reason_of(path) == "no extractable text (scanned PDF without a text layer; OCR is not supported)"
+    off = ParseLimits(ocr=False)
+    assert reason_of(path, limits=off) == (
+        "no extractable text (scanned PDF without a text layer; OCR is off: set LONGCTX_OCR=1 to read scans)"
+    )
+    # with OCR on, blank pages (nothing drawn at all) are not sent to the engine: no text to find
+    assert reason_of(path) == "empty document: 3 blank pages (no text layer, nothing to read on them)"
 
 
 def test_pdf_some_pages_without_text_warns(tmp_path):

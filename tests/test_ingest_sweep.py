@@ -30,7 +30,7 @@ def test_sweep_counts(tmp_path):
     s = result.summary()
     assert (s["ingested"], s["failed"], s["crashed"], s["hung"]) == (1, 3, 0, 0)
     assert s["total_pages"] == 3
-    assert s["failed_by_category"] == {"password required": 1, "not a valid PDF": 1, "no extractable text": 1}
+    assert s["failed_by_category"] == {"password required": 1, "not a valid PDF": 1, "empty document": 1}
     assert sorted(seen) == [(i, 4) for i in range(1, 5)]
     assert [o.path for o in result.outcomes] == [str(p) for p in _files(tmp_path)]
 
@@ -38,14 +38,14 @@ def test_sweep_counts(tmp_path):
 def test_sweep_watchdog_and_crashes(tmp_path, monkeypatch):
     block = threading.Event()
 
-    def fake_parse_file(path, limits=None):
+    def fake_parse_file(path, limits=None, **kw):
         if path.name == "good.pdf":
             block.wait(30)  # a parse_file that never returns (sandbox bug)
         if path.name == "junk.pdf":
             raise RuntimeError("bug")
         from longctx.ingest import parse_file
 
-        return parse_file(path, limits=limits)
+        return parse_file(path, limits=limits, **kw)
 
     sweep_module = importlib.import_module("longctx.ingest.sweep")  # the package attribute is the function
     monkeypatch.setattr(sweep_module, "parse_file", fake_parse_file)

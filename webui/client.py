@@ -67,6 +67,9 @@ class Document(TypedDict, total=False):
     created_at: str
     updated_at: str | None
     parsed_at: str | None
+    progress: float | None  # while parsing, when known (OCR of scanned pages)
+    stage: str | None  # e.g. "OCR: 12 of 300 pages"
+    ocr: dict[str, Any] | None  # pages read by OCR, their confidence, low-confidence pages
 
 
 class DocumentList(TypedDict):
@@ -82,6 +85,22 @@ class Page(TypedDict):
     char_start: int
     char_end: int
     text: str
+
+
+class OcrWord(TypedDict):
+    start: int  # offset in the page text
+    end: int
+    box: list[float]  # left, top, right, bottom as fractions of the rendered page
+    confidence: float
+
+
+class PageWords(TypedDict):
+    document_id: str
+    number: int
+    ocr: bool  # the page text was read by OCR from a scan
+    confidence: float | None
+    low_confidence: bool
+    words: list[OcrWord]
 
 
 class SchemaField(TypedDict):
@@ -141,6 +160,8 @@ class Finding(TypedDict, total=False):
     char_end: int | None
     passage: str | None
     passage_start: int | None
+    ocr_confidence: float | None  # the cited page was read by OCR with this mean confidence
+    warning: str | None  # set when that confidence is low
 
 
 class Batch(TypedDict, total=False):
@@ -281,6 +302,9 @@ class ApiClient:
 
     def get_page(self, document_id: str, number: int) -> Page:
         return self._json("GET", f"/v1/documents/{document_id}/pages/{number}")
+
+    def get_page_words(self, document_id: str, number: int) -> PageWords:
+        return self._json("GET", f"/v1/documents/{document_id}/pages/{number}/words")
 
     def get_content(self, document_id: str) -> bytes:
         return self._request("GET", f"/v1/documents/{document_id}/content").content

@@ -207,6 +207,11 @@ def render_highlight(
         page.close()
     finally:
         doc.close()
+    return _draw(result, scale)
+
+
+def _draw(result: PageHighlight, scale: float) -> PageHighlight:
+    """Translucent boxes over the highlight's lines; the image becomes RGB."""
     if result.boxes:
         overlay = Image.new("RGBA", result.image.size, (0, 0, 0, 0))
         draw = ImageDraw.Draw(overlay)
@@ -218,9 +223,91 @@ def render_highlight(
                 outline=OUTLINE,
                 width=max(2, round(scale)),
             )
-        result.image = Image.alpha_composite(result.image, overlay)
+        result.image = Image.alpha_composite(result.image.convert("RGBA"), overlay)
     result.image = result.image.convert("RGB")
     return result
+
+
+def line_boxes(boxes: list[Rect]) -> list[Rect]:
+    """Word boxes (in reading order) joined into one box per line: a word that overlaps the current line
+    vertically by more than half its height continues it."""
+    lines: list[list[float]] = []
+    for left, top, right, bottom in boxes:
+        if lines:
+            cur = lines[-1]
+            overlap = min(bottom, cur[3]) - max(top, cur[1])
+            if overlap > 0.5 * min(bottom - top, cur[3] - cur[1]) and left >= cur[0] - 1:
+                cur[0], cur[1] = min(cur[0], left), min(cur[1], top)
+                cur[2], cur[3] = max(cur[2], right), max(cur[3], bottom)
+                continue
+        lines.append([left, top, right, bottom])
+    return [(a, b, c, d) for a, b, c, d in lines]
+
+
+def render_ocr_highlight(
+    pdf_bytes: bytes,
+    page_number: int,
+    page_text: str,
+    words: list[dict],
+    span: tuple[int | None, int | None] = (None, None),
+    answer: str | None = None,
+    passage: str | None = None,
+    answer_in_passage: int | None = None,
+    *,
+    scale: float = 1.6,
+) -> PageHighlight:
+    """A scanned page (its text read by OCR) rendered with the answer's words boxed.
+
+    A scan has no text for pdfium to find, so the service's OCR word boxes are used: `words` are the API's
+    `{"start", "end", "box": [left, top, right, bottom] (fractions of the page), ...}` with offsets into
+    `page_text`. `span` is the answer's [start, end) in `page_text` when known (the finding's offsets); else
+    the answer (then the passage) is searched in `page_text` as for text-layer pages."""
+    doc = pdfium.PdfDocument(pdf_bytes)
+    try:
+        page_count = len(doc)
+        if not 1 <= page_number <= page_count:
+            raise ValueError(f"page {page_number} is outside 1..{page_count}")
+        page = doc[page_number - 1]
+        bitmap = page.render(scale=scale)  # as the service rendered it for OCR
+        image = bitmap.to_pil().convert("RGBA")
+        page.close()
+    finally:
+        doc.close()
+    width, height = image.size
+
+    def pixels(w: dict) -> Rect:
+        x0, y0, x1, y1 = w["box"]
+        return x0 * width, y0 * height, x1 * width, y1 * height
+
+    start, end = span
+    matched: str | None = "answer"
+    if start is None or end is None or not 0 <= start < end <= len(page_text):
+        found, matched = locate(page_text, answer, passage, answer_in_passage)
+        start, end = found if found else (None, None)
+    boxes: list[Rect] = []
+    if start is not None and end is not None:
+        boxes = line_boxes([pixels(w) for w in words if w["start"] < end and w["end"] > start])
+    every = [pixels(w) for w in words]
+    content = (
+        (
+            min(b[0] for b in every),
+            min(b[1] for b in every),
+            max(b[2] for b in every),
+            max(b[3] for b in every),
+        )
+        if every
+        else None
+    )
+    result = PageHighlight(
+        image,
+        page_number,
+        page_count,
+        boxes,
+        matched if boxes else None,
+        page_text[start:end] if boxes and start is not None else "",
+        content,
+    )
+    return _draw(result, scale)
 
 
 def mark_html(text: str, start: int | None, end: int | None, *, window: int | None = None) -> str:

@@ -57,10 +57,16 @@ def run_ingest(document_id: str) -> str:
 
     started = time.monotonic()
     outcome = "error"
+    settings = get_settings()
     try:
-        doc = ingest_document(document_id, get_settings())
+        doc = ingest_document(document_id, settings, slice_s=settings.ocr_slice_s)
         outcome = doc.status.value if doc is not None else "deleted"
-        if outcome != "parsing":  # parsing: another worker holds it and wakes the jobs when it is done
+        if outcome == "queued":  # a long OCR took its turn: back to the end of the queue, pages kept
+            from longctx.broker.dispatch import enqueue_ingest
+
+            enqueue_ingest(document_id, settings)
+            outcome = "continued"
+        elif outcome != "parsing":  # parsing: another worker holds it and wakes the jobs when it is done
             wake_jobs(document_id)
         return outcome
     except LookupError:

@@ -9,8 +9,13 @@ Routes, tried in order; the first that accepts a question answers it:
    encoder states of every segment, and scored as the probability of matching an annotated clause.
 3. **lexical clauses** -- a contract field without a probe (a checkpoint without a clause head): the lexical
    reader's clause ranking.
-4. **span reader** -- every other question (free questions, report facts, needles): the long-context network
-   reads the whole document (evidence scorer -> kept units -> global layers -> heads).
+4. **table facts** -- a question about a metric for a period (not a narrative one) on a document with
+   recovered tables (statements, segment tables): the matching cell, with its row and column labels, period,
+   unit and scale; growth, shares of a total, margins and ratios computed from cited cells
+   (`table_facts.py`). A metric question the statements do not answer gets "no answer" (never a nearby
+   number from the text); any other question goes on to the span reader.
+5. **span reader** -- every other question (free questions, narrative report questions, needles): the
+   long-context network reads the whole document (evidence scorer -> kept units -> global layers -> heads).
 
 `route(query)` says which route a question takes and `explain(queries)` why; `docs/model.md` has the same
 table. The document's encoder states are computed once and shared by the clause head and the span reader.
@@ -41,6 +46,7 @@ class Route:
 PHRASE = Route("phrase head", "contract field answered by a phrase (title, dates): phrase head")
 CLAUSE = Route("clause head", "contract clause field with a trained probe: clause head")
 LEXICAL = Route("lexical clauses", "contract clause field without a probe: lexical clause ranking")
+TABLE = Route("table facts", "a metric for a period in a document with tables: the matching cell (or cells)")
 SPAN = Route("span reader", "free question: the long-context network reads the whole document")
 
 
@@ -222,10 +228,21 @@ class ReaderPipeline:
         run(PHRASE, lambda qs: self.phrase.answer(document, qs, top_k))
         run(LEXICAL, lambda qs: self.lexical_clauses.answer(document, qs, top_k))
         run(CLAUSE, lambda qs: self.clause.answer(document, qs, top_k, encode))
+        if getattr(document, "tables", None):
+            from .table_facts import TableFacts
+
+            facts = TableFacts(document)
+            for i, r in enumerate(routes):
+                if r is not SPAN:
+                    continue
+                if found := facts.answer(queries[i].text, top_k):
+                    routes[i], out[i] = TABLE, found
+                elif facts.owns(queries[i].text):  # a metric the statements do not hold: no nearby number
+                    routes[i], out[i] = TABLE, [Answer(text=None, score=0.0)]
         run(SPAN, lambda qs: self.span.answer(document, qs, top_k, encode))
         if progress:
             progress(1.0)
         return [out[i] for i in range(len(queries))]
 
 
-__all__ = ["CLAUSE", "LEXICAL", "PHRASE", "SPAN", "ReaderPipeline", "Route"]
+__all__ = ["CLAUSE", "LEXICAL", "PHRASE", "SPAN", "TABLE", "ReaderPipeline", "Route"]

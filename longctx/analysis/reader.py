@@ -28,6 +28,7 @@ class ReaderDocument:
     id: str
     text: str
     pages: list[tuple[int, int, int]] = field(default_factory=list)
+    tables: list = field(default_factory=list)  # `longctx.ingest.tables.Table`s recovered at ingest
 
     @classmethod
     def from_pages(cls, id: str, pages: Iterable) -> ReaderDocument:
@@ -98,6 +99,7 @@ class Answer:
     page: int | None = None
     passage: str | None = None
     passage_start: int | None = None
+    detail: dict | None = None  # structured answers: the table cell (row, column, period, unit) or formula
 
     @classmethod
     def cited(

@@ -12,7 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from longctx.api.auth import Caller, authenticate
-from longctx.api.schemas import DocumentAccepted, DocumentList, DocumentOut, ErrorBody, PageOut
+from longctx.api.schemas import (
+    DocumentAccepted,
+    DocumentList,
+    DocumentOut,
+    ErrorBody,
+    PageOut,
+    PageWordsOut,
+)
 from longctx.api.uploads import receive_file
 from longctx.broker import dispatch
 from longctx.core.metrics import UPLOAD_BYTES, UPLOADS
@@ -43,6 +50,9 @@ def doc_out(doc: Document) -> dict:
         "created_at": iso(doc.created_at),
         "updated_at": iso(doc.updated_at),
         "parsed_at": iso(doc.parsed_at),
+        "progress": doc.parse_progress,
+        "stage": doc.parse_stage,
+        "ocr": doc.ocr,
     }
 
 
@@ -170,6 +180,35 @@ def get_page(request: Request, caller: Auth, document_id: str, number: int) -> d
             "char_start": page.char_start,
             "char_end": page.char_end,
             "text": page.text,
+        }
+
+
+@router.get(
+    "/{document_id}/pages/{number}/words",
+    response_model=PageWordsOut,
+    responses=NOT_FOUND,
+    summary="A page's OCR words with their character offsets and boxes (empty for text-layer pages).",
+)
+def get_page_words(request: Request, caller: Auth, document_id: str, number: int) -> dict:
+    settings = request.app.state.settings
+    with session_scope(settings) as s:
+        doc = _owned_document(s, caller, document_id)
+        page = repo.get_page(s, document_id, number)
+        if page is None:
+            raise HTTPException(
+                404, f"document {document_id} has no page {number} (status {doc.status.value})"
+            )
+        data = page.ocr_words or {}
+        conf = page.ocr_confidence
+        return {
+            "document_id": document_id,
+            "number": page.number,
+            "ocr": conf is not None,
+            "confidence": conf,
+            "low_confidence": conf is not None and conf < settings.ocr_low_confidence,
+            "words": [
+                {"start": w[0], "end": w[1], "box": w[2:6], "confidence": w[6]} for w in data.get("words", [])
+            ],
         }
 
 

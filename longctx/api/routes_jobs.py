@@ -220,10 +220,11 @@ def get_findings(
     job_id: str,
     format: Annotated[Literal["json", "csv", "export"], Query()] = "json",
 ):  # noqa: ANN201
-    with session_scope(request.app.state.settings) as s:
+    settings = request.app.state.settings
+    with session_scope(settings) as s:
         job = _job(s, caller, job_id)
         status = job.status.value
-        items = findings_for_job(s, caller.tenant_id, job_id)
+        items = findings_for_job(s, caller.tenant_id, job_id, settings.ocr_low_confidence)
     if format == "export":
         return Response(
             findings_json(items, job_id=job_id, status=status),

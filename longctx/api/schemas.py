@@ -22,6 +22,24 @@ class DocumentAccepted(BaseModel):
     duplicate: bool
 
 
+class OcrSummary(BaseModel):
+    engine: str = Field(..., description="e.g. 'tesseract 5.3.0'.")
+    languages: str
+    dpi: int
+    pages: list[int] = Field(..., description="Pages whose text was read by OCR.")
+    failed_pages: list[int] = Field(default_factory=list, description="Pages OCR could not read (warning).")
+    page_confidence: dict[str, float] = Field(
+        default_factory=dict, description="Mean word confidence (0-100) per OCR page."
+    )
+    confidence: float | None = Field(None, description="Mean over the OCR pages, weighted by characters.")
+    low_confidence_below: float | None = None
+    low_confidence_pages: list[int] = Field(
+        default_factory=list,
+        description="OCR pages below the threshold: answers citing them carry a warning.",
+    )
+    seconds: float | None = None
+
+
 class DocumentOut(BaseModel):
     id: str
     filename: str
@@ -35,6 +53,11 @@ class DocumentOut(BaseModel):
     created_at: str | None
     updated_at: str | None
     parsed_at: str | None
+    progress: float | None = Field(
+        None, description="0..1 while queued or parsing when known (OCR of scanned pages); null otherwise."
+    )
+    stage: str | None = Field(None, description="What the parse is doing, e.g. 'OCR: 12 of 300 pages'.")
+    ocr: OcrSummary | None = Field(None, description="Set when pages were read by OCR (scans).")
 
 
 class DocumentList(BaseModel):
@@ -50,6 +73,28 @@ class PageOut(BaseModel):
     char_start: int
     char_end: int
     text: str
+
+
+class OcrWord(BaseModel):
+    start: int = Field(..., description="Offset of the word's first character in the page text.")
+    end: int = Field(..., description="Offset after its last character (half-open).")
+    box: list[float] = Field(
+        ...,
+        description=(
+            "[left, top, right, bottom] as fractions (0..1) of the page as rendered (its /Rotate applied), "
+            "origin at the top left."
+        ),
+    )
+    confidence: float = Field(..., description="The engine's confidence in the word, 0-100.")
+
+
+class PageWordsOut(BaseModel):
+    document_id: str
+    number: int
+    ocr: bool = Field(..., description="Whether this page's text was read by OCR (else: its text layer).")
+    confidence: float | None = Field(None, description="Mean word confidence of the page (0-100).")
+    low_confidence: bool = False
+    words: list[OcrWord] = Field(default_factory=list, description="Empty for text-layer pages.")
 
 
 class Deleting(BaseModel):
@@ -166,6 +211,42 @@ class FindingOut(BaseModel):
     char_end: int | None
     passage: str | None
     passage_start: int | None
+    ocr_confidence: float | None = Field(
+        None,
+        description=(
+            "When the cited text was read by OCR from a scan: the mean word confidence (0-100) of the cited "
+            "page (the lowest, when the span crosses pages); null for text-layer pages."
+        ),
+    )
+    warning: str | None = Field(
+        None,
+        description="Set when the cited page's OCR confidence is below LONGCTX_OCR_LOW_CONFIDENCE.",
+    )
+    row_label: str | None = Field(None, description="Answers read from a table: the row's label as printed.")
+    column_header: str | None = Field(None, description="Answers read from a table: the column's header.")
+    period: str | None = Field(
+        None, description="The period of a table answer, e.g. '3 months ended 2023-07-01'."
+    )
+    value: float | None = Field(
+        None,
+        description="A table answer's value in base units (dollars, shares; per-share and percent as is).",
+    )
+    unit: str | None = Field(None, description="USD, USD/share, shares, percent or ratio.")
+    scale: str | None = Field(
+        None, description="How the table printed it: units, thousands, millions, billions."
+    )
+    computed: bool | None = Field(
+        None, description="True when the figure was computed from cited cells (see formula), never extracted."
+    )
+    formula: str | None = Field(None, description="How a computed figure was derived from its inputs.")
+    detail: dict[str, Any] | None = Field(
+        None,
+        description=(
+            "The structured answer: for a cell its table (page, title, statement), row and column labels, "
+            "period, value as printed, and the cell's character span; for a computed figure the formula and "
+            "every input."
+        ),
+    )
 
 
 class FindingList(BaseModel):

@@ -39,7 +39,9 @@ def load_report(path: Path) -> tuple[ReaderDocument, str]:
         from longctx.ingest import parse_path_inprocess
 
         parsed = parse_path_inprocess(path)
-        return ReaderDocument.from_pages(path.name, parsed.pages), "longctx.ingest"
+        doc = ReaderDocument.from_pages(path.name, parsed.pages)
+        doc.tables = _tables(parsed.tables, doc)
+        return doc, "longctx.ingest"
     except Exception as exc:  # noqa: BLE001 - a parser failure must not end the evaluation
         print(f"{path.name}: longctx.ingest failed ({exc}); using pypdfium2", file=sys.stderr)
     import pypdfium2
@@ -52,4 +54,16 @@ def load_report(path: Path) -> tuple[ReaderDocument, str]:
             pages.append((i + 1, text.replace("\r\n", "\n").replace("\r", "\n")))
     finally:
         pdf.close()
-    return ReaderDocument.from_pages(path.name, pages), "pypdfium2"
+    doc = ReaderDocument.from_pages(path.name, pages)
+    from longctx.ingest.tables import extract_tables
+
+    raw = [t.to_json() for t in extract_tables(str(path), [(n, s, doc.text[s:e]) for n, s, e in doc.pages])]
+    doc.tables = _tables(raw, doc)
+    return doc, "pypdfium2"
+
+
+def _tables(raw: list[dict], doc: ReaderDocument) -> list:
+    """Recovered tables (page-relative spans) as the service stores them: offsets into ``doc.text``."""
+    from longctx.ingest.tables import Table, rebase_tables
+
+    return [Table.from_json(t) for t in rebase_tables(raw, {n: s for n, s, _ in doc.pages})]

@@ -1,6 +1,7 @@
 """`longctx eval SUITE ...`: evaluate a reader, print a table and write JSON.
 
-niah, multikey, ruler, cuad, cuad-questions, short-contracts, sec10q and ablation share the options below;
+niah, multikey, ruler, cuad, cuad-questions, short-contracts, sec10q, report-facts and ablation share the
+options below;
 `baseline` (the lexical reader's CUAD report) and `cuad-spans` (how many CUAD clauses are located in the
 text) parse their own (`longctx eval baseline -h`).
 """
@@ -55,6 +56,7 @@ SUITES = (
     "cuad-questions",
     "short-contracts",
     "sec10q",
+    "report-facts",
     "ablation",
     *OWN_OPTIONS,
 )
@@ -243,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
             from .free_questions import run_short_contracts
 
             run_short_contracts(reader, n=args.n or 40, family=args.family, seed=args.seed, out=out, log=log)
+        elif args.suite == "report-facts":
+            from .report_facts import run_report_facts
+
+            run_report_facts(reader, data_root, limit=args.limit, out=out, log=log)
         else:
             from .sec10q import run_sec10q
 

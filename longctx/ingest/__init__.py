@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .detect import sniff_media_type
 from .errors import IngestError
+from .ocr import OcrPaused
 from .sandbox import parse_file, parse_path_inprocess
 from .sweep import SweepResult, sweep
 from .types import (
@@ -28,6 +29,7 @@ __all__ = [
     "MEDIA_TEXT",
     "SUPPORTED_MEDIA_TYPES",
     "IngestError",
+    "OcrPaused",
     "PageText",
     "ParseLimits",
     "ParsedDocument",

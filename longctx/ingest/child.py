@@ -44,7 +44,8 @@ def _run_child(req: dict, hooks: bool) -> None:
     import resource
 
     from longctx.ingest.errors import IngestError, short_exc
-    from longctx.ingest.sandbox import parse_path_inprocess
+    from longctx.ingest.ocr import ocr_pages
+    from longctx.ingest.sandbox import parse_text_layer
     from longctx.ingest.types import ParseLimits
 
     limits = ParseLimits(**req["limits"])
@@ -55,9 +56,15 @@ def _run_child(req: dict, hooks: bool) -> None:
     try:
         if hooks and req.get("test_action"):
             _test_hook(req["test_action"])
-        doc = parse_path_inprocess(req["path"], limits=limits, media_type=req.get("media_type"))
-        payload = {"ok": True, "doc": doc.to_json()}
-        del doc
+        if req.get("op") == "ocr":  # a batch of pages to OCR: one result file per page in req["out"]
+            ocr_pages(req["path"], req["pages"], limits, req["out"])
+            payload = {"ok": True}
+        else:
+            from pathlib import Path
+
+            doc = parse_text_layer(Path(req["path"]), limits, req["media_type"])
+            payload = {"ok": True, "doc": doc.to_json()}
+            del doc
     except IngestError as exc:
         payload = {"ok": False, "reason": exc.reason}
     except MemoryError:
@@ -74,7 +81,7 @@ def _run_child(req: dict, hooks: bool) -> None:
 
 
 def _handle(req: dict, proto_fds: tuple[int, int], hooks: bool) -> dict:
-    timeout = float(req["limits"]["parse_timeout_s"])
+    timeout = float(req.get("timeout_s") or req["limits"]["parse_timeout_s"])
     started = time.monotonic()
     done_r, done_w = os.pipe()  # closes when the child exits: a wake-up without polling
     try:
@@ -165,10 +172,19 @@ def main() -> None:
     warnings.simplefilter("ignore")
     # Preload everything a parse needs, so each forked child starts warm.
     import longctx.ingest.docx  # noqa: F401
+    import longctx.ingest.ocr  # noqa: F401
     import longctx.ingest.pdf  # noqa: F401
     import longctx.ingest.sandbox  # noqa: F401
     import longctx.ingest.text  # noqa: F401
 
+    with contextlib.suppress(Exception):  # OCR children render with pdfium and PIL: load them once here
+        import PIL.Image  # noqa: F401
+        import pypdfium2  # noqa: F401
+
+        longctx.ingest.ocr.engine_status()  # the default engine's version and languages, found once
+
+    with contextlib.suppress(Exception):  # table recovery (ingest.tables) reads pages with pdfplumber
+        import pdfplumber  # noqa: F401
     with contextlib.suppress(Exception):  # only an optimisation
         _warm_up()
     import gc

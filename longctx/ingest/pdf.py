@@ -10,14 +10,16 @@ from pypdf import PasswordType
 from pypdf.errors import DependencyError, EmptyFileError, FileNotDecryptedError, WrongPasswordError
 
 from .errors import IngestError, short_exc
+from .ocr import no_text_reason, plan_pages
+from .tables import find_tables
 from .textnorm import TextBudget, check_page_count, normalize_page
+from .textnorm import page_ranges as _ranges
 from .types import MEDIA_PDF, ParsedDocument, ParseLimits, assemble_pages
 
 # pypdf logs every repair it makes on damaged files; that is noise for a service (and costs time).
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 PASSWORD_REQUIRED = "password required: the PDF is encrypted"
-NO_TEXT = "no extractable text (scanned PDF without a text layer; OCR is not supported)"
 
 
 def _open(path: Path) -> pypdf.PdfReader:
@@ -70,25 +72,23 @@ def _info(reader: pypdf.PdfReader) -> dict:
     return out
 
 
-def _ranges(numbers: list[int]) -> str:
-    """[1,2,3,7] -> '1-3, 7' (keeps warnings short on long documents)."""
-    parts: list[str] = []
-    start = prev = None
-    for n in numbers:
-        if start is None:
-            start = prev = n
-        elif n == prev + 1:
-            prev = n
-        else:
-            parts.append(f"{start}-{prev}" if start != prev else str(start))
-            start = prev = n
-    if start is not None:
-        parts.append(f"{start}-{prev}" if start != prev else str(start))
-    return ", ".join(parts)
+# pypdf's own guards against hostile files cap arrays at 100,000 elements; real filings exceed that (SEC 10-Qs
+# with large cross-reference or annotation arrays: "broken page tree (LimitReachedError ...)"). The parse runs
+# in the sandbox under a memory cap and a wall-clock limit, which bound what a hostile array can cost, so the
+# counts are raised there, not dropped.
+_PYPDF_LIMITS = {"array_maximum_element_count": 20_000_000, "dictionary_maximum_element_count": 2_000_000}
 
 
 def parse_pdf(path: str | Path, limits: ParseLimits) -> ParsedDocument:
     """Text of every page; a page that fails becomes empty with a warning, unless all of them fail."""
+    configure = getattr(pypdf, "apply_configuration", None)
+    if configure is None:  # pypdf before its configurable limits
+        return _parse_pdf(path, limits)
+    with configure(**_PYPDF_LIMITS):
+        return _parse_pdf(path, limits)
+
+
+def _parse_pdf(path: str | Path, limits: ParseLimits) -> ParsedDocument:
     reader = _open(Path(path))
     encrypted = False
     try:
@@ -133,8 +133,10 @@ def parse_pdf(path: str | Path, limits: ParseLimits) -> ParsedDocument:
 
     if len(failed) == n_pages:
         raise IngestError(f"text extraction failed on every page ({first_error})")
-    if len(failed) + len(empty) == n_pages:
-        raise IngestError(NO_TEXT)
+    plan = plan_pages(reader, texts, limits)  # pages for OCR (ocr.py); the sandbox's caller reads them
+    if len(failed) + len(empty) == n_pages and not plan:
+        raise IngestError(no_text_reason(limits))
+    empty = [n for n in empty if n not in {p[0] for p in plan}]
 
     warnings: list[str] = []
     if failed:
@@ -146,4 +148,8 @@ def parse_pdf(path: str | Path, limits: ParseLimits) -> ParsedDocument:
         metadata["failed_pages"] = failed
     if empty:
         metadata["empty_pages"] = empty
-    return assemble_pages(texts, MEDIA_PDF, metadata)
+    if plan:
+        metadata["ocr_plan"] = plan
+    parsed = assemble_pages(texts, MEDIA_PDF, metadata)
+    parsed.tables = find_tables(Path(path), parsed)
+    return parsed

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +30,9 @@ from .types import SUPPORTED_MEDIA_TYPES, ParsedDocument, ParseLimits
 
 if TYPE_CHECKING:
     from longctx.config import Limits
+
+#: progress(pages done, pages to OCR), called between OCR batches
+OcrProgress = Callable[[int, int], None]
 
 # Extra seconds the parent waits for the zygote's own answer before it declares the zygote stuck.
 ZYGOTE_GRACE_S = 10.0
@@ -68,12 +72,25 @@ def _precheck(path: Path, lim: ParseLimits, media_type: str | None) -> tuple[Pat
 
 
 def parse_path_inprocess(
-    path: str | os.PathLike, *, limits: Limits | ParseLimits | None = None, media_type: str | None = None
+    path: str | os.PathLike,
+    *,
+    limits: Limits | ParseLimits | None = None,
+    media_type: str | None = None,
+    progress: OcrProgress | None = None,
 ) -> ParsedDocument:
-    """The whole parse (sniff, extract, limits, empty check) in this process: no timeout, no memory cap."""
+    """The whole parse (sniff, extract, OCR, limits, empty check) in this process: no timeout, no memory cap
+    (OCR's per-page time limit still holds)."""
+    from . import ocr
+
     lim = ParseLimits.of(limits)
     path, media_type = _precheck(Path(path), lim, media_type)
+    doc = parse_text_layer(path, lim, media_type)
+    return ocr.complete(doc, path, lim, ocr.run_inprocess, progress=progress)
 
+
+def parse_text_layer(path: Path, lim: ParseLimits, media_type: str) -> ParsedDocument:
+    """What the parse child runs: extract, limits, empty check. PDF pages planned for OCR are named in
+    `metadata["ocr_plan"]` (the caller OCRs them in their own children: `ocr.complete`)."""
     if media_type == "application/pdf":
         from .pdf import parse_pdf
 
@@ -91,7 +108,7 @@ def parse_path_inprocess(
         raise IngestError(f"too many pages: {len(doc.pages)} > limit {lim.max_pages}")
     if len(doc.text) > lim.max_text_chars + len(doc.pages):
         raise IngestError(f"extracted text too large: more than {lim.max_text_chars} characters (limit)")
-    if not doc.text.strip():
+    if not doc.text.strip() and not doc.metadata.get("ocr_plan"):
         raise IngestError("empty document: no text found")
     return doc
 
@@ -231,12 +248,87 @@ def parse_file(
     limits: Limits | ParseLimits | None = None,
     media_type: str | None = None,
     _test_action: str | None = None,
+    progress: OcrProgress | None = None,
+    work_dir: str | os.PathLike | None = None,
+    deadline: float | None = None,
 ) -> ParsedDocument:
     """Parse in a sandboxed child (timeout, memory cap, crash isolation); bad input only raises IngestError.
+
+    Pages without a usable text layer are then OCRed a few at a time, each batch in a sandboxed child of
+    its own (`ocr.complete`): `progress(done, total)` after each batch; `work_dir` keeps the page results
+    (default: a temporary folder); past `deadline` (time.monotonic()) `ocr.OcrPaused` is raised between
+    batches and a later call with the same `work_dir` goes on where this one stopped.
 
     `_test_action` is for the test suite only ("sleep", "alloc", "segv", "raise"); the child ignores it
     unless its zygote was started for it with LONGCTX_INGEST_TEST_HOOKS=1 in the caller's environment.
     """
+    doc = _parse_in_child(path, limits, media_type, _test_action)
+    if not doc.metadata.get("ocr_plan"):
+        return doc
+    from . import ocr
+
+    lim = ParseLimits.of(limits)
+    return ocr.complete(
+        doc,
+        Path(path).resolve(),
+        lim,
+        _ocr_in_child,
+        work_dir=Path(work_dir) if work_dir is not None else None,
+        progress=progress,
+        deadline=deadline,
+    )
+
+
+def _ocr_in_child(path: Path, pages: list[list], out_dir: Path, lim: ParseLimits) -> str | None:
+    """One OCR batch in a sandboxed child; None when it ran to its end, else why it stopped."""
+    from .ocr import batch_timeout
+
+    timeout = batch_timeout(len(pages), lim)
+    zygote = _acquire()
+    result = zygote.result_path()
+    req = {
+        "op": "ocr",
+        "path": str(path),
+        "pages": pages,
+        "out": str(out_dir),
+        "limits": asdict(lim),
+        "result": result,
+        "timeout_s": timeout,
+    }
+    healthy = False
+    try:
+        reply = zygote.request(req, timeout + ZYGOTE_GRACE_S)
+        if reply in ("timeout", "eof"):
+            return "OCR stopped (the parse process did not answer)"
+        healthy = True
+        status = reply.get("status")
+        if status == "timeout":
+            return f"OCR timed out (batch limit {_fmt_s(timeout)} s)"
+        if status == "signal":
+            return f"OCR crashed (signal {reply.get('signal')})"
+        if status == "error":
+            return f"OCR could not start: {reply.get('message', '')}"
+        try:
+            with open(result, encoding="utf-8") as fh:
+                payload = json.load(fh)
+        except (OSError, ValueError):
+            return f"OCR crashed (exit code {reply.get('code')}, no result)"
+        return None if payload.get("ok") else (payload.get("reason") or "OCR failed")
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(result)
+        if healthy:
+            _release(zygote)
+        else:
+            zygote.close(kill=True)
+
+
+def _parse_in_child(
+    path: str | os.PathLike,
+    limits: Limits | ParseLimits | None,
+    media_type: str | None,
+    _test_action: str | None,
+) -> ParsedDocument:
     lim = ParseLimits.of(limits)
     path, media_type = _precheck(Path(path), lim, media_type)  # refuse binaries without starting a child
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import IngestError
+from .ocr import BATCH_PAGES, batch_timeout
 from .sandbox import parse_file
 from .types import ParseLimits
 
@@ -58,6 +59,9 @@ class FileOutcome:
     chars: int = 0
     reason: str = ""
     warnings: list[str] = field(default_factory=list)
+    ocr_pages: int = 0  # pages whose text was read by OCR
+    ocr_read_pages: int = 0  # pages the engine read (also those whose text layer was kept)
+    ocr_seconds: float = 0.0
 
 
 @dataclass
@@ -93,6 +97,14 @@ class SweepResult:
     def pages_per_s(self) -> float:
         return self.total_pages / self.wall_s if self.wall_s > 0 else 0.0
 
+    @property
+    def ocr_pages(self) -> int:
+        return sum(o.ocr_pages for o in self.outcomes)
+
+    @property
+    def ocr_seconds(self) -> float:
+        return sum(o.ocr_seconds for o in self.outcomes)
+
     def failed_by_category(self) -> dict[str, int]:
         counts = Counter(reason_category(o.reason) for o in self._of("failed"))
         return dict(counts.most_common())
@@ -112,20 +124,23 @@ class SweepResult:
             "total_pages": self.total_pages,
             "wall_s": round(self.wall_s, 2),
             "pages_per_s": round(self.pages_per_s, 1),
+            "ocr_pages": self.ocr_pages,
+            "ocr_seconds": round(self.ocr_seconds, 2),
             "jobs": self.jobs,
         }
 
 
-def _one(path: Path, limits: ParseLimits) -> FileOutcome:
+def _one(path: Path, limits: ParseLimits, beat: Callable[[int, int], None] | None = None) -> FileOutcome:
     started = time.monotonic()
     try:
-        doc = parse_file(path, limits=limits)
+        doc = parse_file(path, limits=limits, progress=beat)
     except IngestError as exc:
         return FileOutcome(str(path), "failed", time.monotonic() - started, reason=exc.reason)
     except BaseException as exc:  # anything else is a bug in ingestion: that is what the sweep hunts for
         return FileOutcome(
             str(path), "crashed", time.monotonic() - started, reason=f"{type(exc).__name__}: {exc}"
         )
+    ocr = doc.metadata.get("ocr") or {}
     return FileOutcome(
         str(path),
         "ingested",
@@ -133,6 +148,9 @@ def _one(path: Path, limits: ParseLimits) -> FileOutcome:
         pages=len(doc.pages),
         chars=len(doc.text),
         warnings=list(doc.metadata.get("warnings") or []),
+        ocr_pages=len(ocr.get("pages") or []),
+        ocr_read_pages=int(ocr.get("read_pages") or 0),
+        ocr_seconds=float(ocr.get("seconds") or 0.0),
     )
 
 
@@ -146,19 +164,28 @@ def sweep(
     """parse_file on every path, `jobs` at a time; results in input order.
 
     Each file runs on its own daemon thread so a hung call can be abandoned at the watchdog deadline
-    (parse_timeout_s + grace) without blocking the sweep or interpreter exit.
+    (parse_timeout_s + grace) without blocking the sweep or interpreter exit. The deadline counts from the
+    call's last sign of life: a long scan reports every OCR batch, and each batch has a limit of its own.
     """
     lim = ParseLimits.of(limits)
     deadline_s = lim.parse_timeout_s + WATCHDOG_GRACE_S
+    ocr_deadline_s = batch_timeout(BATCH_PAGES, lim) + WATCHDOG_GRACE_S  # after each OCR batch
     jobs = max(1, int(jobs))
     results: list[FileOutcome | None] = [None] * len(paths)
     cond = threading.Condition()
-    running: dict[int, float] = {}  # index -> start time
+    running: dict[int, float] = {}  # index -> start time, or its last OCR progress
+    allowed: dict[int, float] = {}  # index -> seconds it may run from there
     done = 0
     started = time.monotonic()
 
     def work(i: int) -> None:
-        outcome = _one(Path(paths[i]), lim)
+        def beat(_done: int, _total: int) -> None:
+            with cond:
+                if i in running:
+                    running[i] = time.monotonic()
+                    allowed[i] = ocr_deadline_s
+
+        outcome = _one(Path(paths[i]), lim, beat)
         with cond:
             if results[i] is None:  # not already declared hung
                 results[i] = outcome
@@ -181,12 +208,13 @@ def sweep(
                 next_i += 1
             now = time.monotonic()
             for i, t0 in list(running.items()):
-                if now - t0 > deadline_s:
+                if now - t0 > allowed.get(i, deadline_s):
                     results[i] = FileOutcome(
                         str(paths[i]),
                         "hung",
                         now - t0,
-                        reason=f"parse_file did not return in {deadline_s:g} s",
+                        reason=f"parse_file did not return in {allowed.get(i, deadline_s):g} s"
+                        + (" after its last OCR progress" if i in allowed else ""),
                     )
                     del running[i]
             for i, r in enumerate(results):
@@ -200,8 +228,8 @@ def sweep(
             if len(reported) == len(paths) or (next_i < len(paths) and len(running) < jobs):
                 continue
             if running:
-                oldest = min(running.values())
-                cond.wait(timeout=max(0.05, oldest + deadline_s - time.monotonic()))
+                first = min(t0 + allowed.get(i, deadline_s) for i, t0 in running.items())
+                cond.wait(timeout=max(0.05, first - time.monotonic()))
     return SweepResult(
         outcomes=[r for r in results if r is not None], wall_s=time.monotonic() - started, jobs=jobs
     )

@@ -38,3 +38,20 @@ def check_page_count(n: int, max_pages: int) -> None:
     """The page cap, checked as early as each format knows its page count."""
     if n > max_pages:
         raise IngestError(f"too many pages: {n} > limit {max_pages}")
+
+
+def page_ranges(numbers: list[int]) -> str:
+    """[1,2,3,7] -> '1-3, 7' (keeps warnings short on long documents)."""
+    parts: list[str] = []
+    start = prev = None
+    for n in numbers:
+        if start is None:
+            start = prev = n
+        elif n == prev + 1:
+            prev = n
+        else:
+            parts.append(f"{start}-{prev}" if start != prev else str(start))
+            start = prev = n
+    if start is not None:
+        parts.append(f"{start}-{prev}" if start != prev else str(start))
+    return ", ".join(parts)

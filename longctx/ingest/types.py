@@ -30,6 +30,7 @@ class ParsedDocument:
     pages: list[PageText]
     media_type: str
     metadata: dict = field(default_factory=dict)
+    tables: list[dict] = field(default_factory=list)  # `ingest.tables.Table.to_json()` per recovered table
 
     def page_for_offset(self, offset: int) -> int:
         """Page number holding the character at `offset`; a page's trailing separator belongs to it."""
@@ -63,6 +64,7 @@ class ParsedDocument:
             "text": self.text,
             "pages": [[p.number, p.char_start, p.char_end] for p in self.pages],
             "metadata": self.metadata,
+            "tables": self.tables,
         }
 
     @classmethod
@@ -70,7 +72,11 @@ class ParsedDocument:
         text = data["text"]
         pages = [PageText(int(n), int(s), int(e), text[s:e]) for n, s, e in data["pages"]]
         return cls(
-            text=text, pages=pages, media_type=data["media_type"], metadata=dict(data.get("metadata") or {})
+            text=text,
+            pages=pages,
+            media_type=data["media_type"],
+            metadata=dict(data.get("metadata") or {}),
+            tables=list(data.get("tables") or []),
         )
 
 
@@ -98,6 +104,11 @@ class ParseLimits:
     parse_timeout_s: float = 600.0
     parse_memory_mb: int = 3072
     max_upload_bytes: int = 200 * 1024 * 1024
+    ocr: bool = True
+    ocr_languages: str = "eng"
+    ocr_dpi: int = 300
+    ocr_page_timeout_s: float = 60.0
+    ocr_tesseract: str = "tesseract"
 
     @classmethod
     def of(cls, limits: object | None) -> ParseLimits:
@@ -114,4 +125,9 @@ class ParseLimits:
             parse_timeout_s=float(limits.parse_timeout_s),
             parse_memory_mb=int(limits.parse_memory_mb),
             max_upload_bytes=int(limits.max_upload_bytes),
+            ocr=bool(getattr(limits, "ocr", cls.ocr)),
+            ocr_languages=str(getattr(limits, "ocr_languages", cls.ocr_languages)),
+            ocr_dpi=int(getattr(limits, "ocr_dpi", cls.ocr_dpi)),
+            ocr_page_timeout_s=float(getattr(limits, "ocr_page_timeout_s", cls.ocr_page_timeout_s)),
+            ocr_tesseract=str(getattr(limits, "ocr_tesseract", cls.ocr_tesseract)),
         )

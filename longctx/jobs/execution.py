@@ -139,6 +139,7 @@ def _findings_rows(tenant_id: str, queries: Sequence, results: Sequence, reader_
                     "passage": ans.passage,
                     "passage_start": ans.passage_start,
                     "reader": reader_name,
+                    "detail": getattr(ans, "detail", None) if ans.text is not None else None,
                 }
             )
     return rows
@@ -343,10 +344,12 @@ def _read_document(
     weight: float,
 ) -> list[dict[str, Any]]:
     from longctx.analysis.reader import ReaderDocument
+    from longctx.ingest.tables import Table
 
     with session_scope(settings) as s:
         pages = repo.get_pages(s, info.id)
         rdoc = ReaderDocument.from_pages(info.id, pages)
+        rdoc.tables = [Table.from_json(t.body) for t in repo.get_tables(s, info.id)]
 
     def on_progress(*args: Any, **kwargs: Any) -> None:
         frac = _fraction_from(args, kwargs)

@@ -141,6 +141,15 @@ class Document(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), doc="While parsing: the worker renews this; past it the parse is lapsed."
     )
+    parse_progress: Mapped[float | None] = mapped_column(Float, doc="0..1 while queued/parsing (OCR pages).")
+    parse_stage: Mapped[str | None] = mapped_column(String(64), doc="e.g. 'OCR: 12 of 300 pages'.")
+    ocr: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON,
+        doc=(
+            "When pages were read by OCR: engine, languages, dpi, pages, failed_pages, page_confidence, "
+            "confidence (mean, weighted by characters), low_confidence_pages, seconds."
+        ),
+    )
 
     __table_args__ = (
         Index("ix_documents_tenant_status", "tenant_id", "status"),
@@ -170,8 +179,40 @@ class Page(Base):
     char_start: Mapped[int] = mapped_column(Integer)
     char_end: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+    ocr_confidence: Mapped[float | None] = mapped_column(
+        Float, doc="Mean OCR word confidence (0-100) when the page text was read by OCR; None otherwise."
+    )
+    ocr_words: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON,
+        deferred=True,
+        doc=(
+            "OCR word boxes: {'words': [[char_start, char_end, x0, y0, x1, y1, confidence], ...], 'rotated', "
+            "'dpi'}; offsets into `text`, boxes as fractions of the rendered page (left-top origin)."
+        ),
+    )
 
     __table_args__ = (UniqueConstraint("document_id", "number", name="uq_pages_document_number"),)
+
+
+class DocumentTable(Base):
+    """A table recovered from a PDF page: `body` is `longctx.ingest.tables.Table.to_json()` (columns with
+    periods, rows with their labels and units, each cell's character span in the document text)."""
+
+    __tablename__ = "document_tables"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, doc="Order of the table in the document (0-based).")
+    page: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(
+        String(32), doc="income | balance | cash_flow | segment | equity | other"
+    )
+    title: Mapped[str] = mapped_column(Text, default="")
+    char_start: Mapped[int | None] = mapped_column(Integer)
+    char_end: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_document_tables_document", "document_id", "position"),)
 
 
 class Batch(Base):
@@ -267,6 +308,10 @@ class Finding(Base):
     passage: Mapped[str | None] = mapped_column(Text)
     passage_start: Mapped[int | None] = mapped_column(Integer)
     reader: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON,
+        doc="Structured answer: the table cell (row, column, period, unit, scale) or the computed formula.",
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (

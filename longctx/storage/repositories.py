@@ -23,6 +23,7 @@ from longctx.storage.models import (
     AuditEntry,
     Document,
     DocumentStatus,
+    DocumentTable,
     Finding,
     Job,
     JobKind,
@@ -232,16 +233,82 @@ def list_documents(
     return list(rows), int(total)
 
 
-def replace_pages(session: Session, document_id: str, pages: Iterable[tuple[int, int, int, str]]) -> int:
-    """Store (number, char_start, char_end, text) rows, replacing earlier ones (re-ingest is idempotent)."""
+def replace_pages(
+    session: Session,
+    document_id: str,
+    pages: Iterable[tuple[int, int, int, str]],
+    ocr: dict[int, dict[str, Any]] | None = None,
+) -> int:
+    """Store (number, char_start, char_end, text) rows, replacing earlier ones (re-ingest is idempotent).
+
+    `ocr` maps the numbers of pages read by OCR to {"confidence": ..., "words": [...], ...}."""
     session.execute(delete(Page).where(Page.document_id == document_id))
-    rows = [
-        {"document_id": document_id, "number": n, "char_start": s, "char_end": e, "text": t}
-        for n, s, e, t in pages
-    ]
+    ocr = ocr or {}
+    rows = []
+    for n, s, e, t in pages:
+        page_ocr = ocr.get(n)
+        rows.append(
+            {
+                "document_id": document_id,
+                "number": n,
+                "char_start": s,
+                "char_end": e,
+                "text": t,
+                "ocr_confidence": page_ocr.get("confidence") if page_ocr else None,
+                "ocr_words": page_ocr if page_ocr else None,
+            }
+        )
     if rows:
         session.execute(Page.__table__.insert(), rows)
     return len(rows)
+
+
+def ocr_confidences(session: Session, document_ids: Iterable[str]) -> dict[str, list[tuple[int, int, float]]]:
+    """Per document, its OCR pages as (char_start, char_end, confidence), in page order."""
+    ids = list(set(document_ids))
+    out: dict[str, list[tuple[int, int, float]]] = {}
+    if not ids:
+        return out
+    rows = session.execute(
+        select(Page.document_id, Page.char_start, Page.char_end, Page.ocr_confidence)
+        .where(Page.document_id.in_(ids), Page.ocr_confidence.is_not(None))
+        .order_by(Page.document_id, Page.number)
+    ).all()
+    for doc_id, start, end, conf in rows:
+        out.setdefault(doc_id, []).append((start, end, float(conf)))
+    return out
+
+
+def replace_tables(session: Session, document_id: str, tables: Iterable[dict[str, Any]]) -> int:
+    """Store a document's recovered tables (`Table.to_json()` dicts), replacing earlier ones."""
+    session.execute(delete(DocumentTable).where(DocumentTable.document_id == document_id))
+    n = 0
+    for position, t in enumerate(tables):
+        session.add(
+            DocumentTable(
+                document_id=document_id,
+                position=position,
+                page=int(t["page"]),
+                kind=str(t.get("kind") or "other"),
+                title=str(t.get("title") or ""),
+                char_start=t.get("char_start"),
+                char_end=t.get("char_end"),
+                body=t,
+            )
+        )
+        n += 1
+    session.flush()
+    return n
+
+
+def get_tables(session: Session, document_id: str) -> list[DocumentTable]:
+    return list(
+        session.scalars(
+            select(DocumentTable)
+            .where(DocumentTable.document_id == document_id)
+            .order_by(DocumentTable.position)
+        )
+    )
 
 
 def get_pages(session: Session, document_id: str) -> list[Page]:

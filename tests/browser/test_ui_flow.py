@@ -333,3 +333,103 @@ def test_upload_ask_extract(
     expect(page.get_by_test_id("stMetric").filter(has_text="Succeeded")).to_be_visible()
     expect(page.get_by_test_id("stDataFrame")).to_be_visible()
     snap(page, shots, "jobs")
+
+
+def _api(service: dict[str, str], method: str, path: str, **kw) -> dict:  # noqa: ANN003
+    r = httpx.request(method, service["api"] + path, headers={"X-API-Key": service["key"]}, timeout=60, **kw)
+    assert r.status_code < 300, r.text
+    return r.json()
+
+
+def _ready(service: dict[str, str], doc_id: str, timeout: float = SLOW / 1000) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        doc = _api(service, "GET", f"/v1/documents/{doc_id}")
+        if doc["status"] in ("ready", "failed"):
+            return doc
+        time.sleep(1)
+    pytest.fail(f"document {doc_id} not parsed within {timeout:.0f}s")
+
+
+def _answer(service: dict[str, str], doc_id: str) -> dict:
+    job = _api(service, "POST", "/v1/questions", json={"document_ids": [doc_id], "questions": [QUESTION]})
+    deadline = time.monotonic() + SLOW / 1000
+    while _api(service, "GET", f"/v1/jobs/{job['job_id']}")["status"] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, "the question was not answered in time"
+        time.sleep(1)
+    items = _api(service, "GET", f"/v1/jobs/{job['job_id']}/findings")["items"]
+    return max((f for f in items if f["answer"]), key=lambda f: f["score"])
+
+
+def _folded(text: str) -> str:
+    return "".join(ch.lower() for ch in text if ch.isalnum())
+
+
+def test_scanned_contract_highlight(page, service: dict[str, str], shots: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    """A text-layer contract rasterised to image-only PDFs (200 and 300 dpi): parsed with OCR, the
+    governing-law answer is the digital PDF's clause on the same page, and the Ask page boxes it on the scan
+    (screenshot `ocr-highlight`)."""
+    from longctx.bench.ocr import rasterize_pdf
+    from longctx.config import get_settings
+    from longctx.ingest.ocr import engine_status
+
+    if engine_status().problem:
+        pytest.skip(f"needs Tesseract for OCR ({engine_status().problem})")
+    if "api" not in service:
+        pytest.skip("needs the REST API of the service started here")
+    root = get_settings().data_root
+    source = root / "cuad/pdf" / CUAD_NAME if root is not None else None
+    digital = tmp_path / "digital.pdf"
+    if source is not None and source.is_file():
+        shutil.copyfile(source, digital)
+        stem = "tickets"
+    else:  # no shared data: the generated contract, typed onto an image-only PDF
+        digital.write_bytes(make_pdf(CONTRACT_PAGES, title="Northwind MSA"))
+        stem = "northwind"
+    scans = {dpi: rasterize_pdf(digital, tmp_path / f"{stem}-scan-{dpi}dpi.pdf", dpi) for dpi in (200, 300)}
+
+    ids = {}
+    for name, path in (("digital", digital), *((dpi, p) for dpi, p in scans.items())):
+        with path.open("rb") as fh:
+            up = _api(service, "POST", "/v1/documents", files={"file": (path.name, fh, "application/pdf")})
+        ids[name] = up["id"]
+    docs = {name: _ready(service, doc_id) for name, doc_id in ids.items()}
+    for dpi in scans:
+        assert docs[dpi]["status"] == "ready", docs[dpi]
+        assert docs[dpi]["ocr"]["pages"] == list(range(1, docs[dpi]["pages"] + 1))
+    answers = {name: _answer(service, doc_id) for name, doc_id in ids.items()}
+    for dpi in scans:
+        scan, ref = answers[dpi], answers["digital"]
+        assert scan["page"] == ref["page"], (scan, ref)
+        assert _folded(scan["answer"]) == _folded(ref["answer"]), (scan["answer"], ref["answer"])
+        assert scan["ocr_confidence"] is not None and ref["ocr_confidence"] is None
+        # the answer's words have boxes on that page: the UI draws these
+        words = _api(service, "GET", f"/v1/documents/{ids[dpi]}/pages/{scan['page']}/words")
+        start = (
+            scan["char_start"]
+            - _api(service, "GET", f"/v1/documents/{ids[dpi]}/pages/{scan['page']}")["char_start"]
+        )
+        covered = [w for w in words["words"] if w["start"] < start + len(scan["answer"]) and w["end"] > start]
+        assert covered and all(0 <= w["box"][0] < w["box"][2] <= 1 for w in covered)
+
+    # the Ask page on the 300 dpi scan: the clause boxed on the rendered scan
+    page.goto(service["ui"])
+    expect(page.get_by_role("heading", name=re.compile("Sign in|Upload documents"))).to_be_visible(
+        timeout=60_000
+    )
+    if page.get_by_role("heading", name="Sign in").count():
+        page.get_by_label("API key", exact=True).fill(service["key"])
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="Upload documents")).to_be_visible()
+    go(page, "Ask", "Ask a question")
+    name = scans[300].name
+    choose(page, "Documents", [name])
+    page.get_by_label("Question", exact=True).fill(QUESTION)
+    page.get_by_role("button", name="Ask", exact=True).click()
+    first = page.get_by_role("heading", name=re.compile(rf"^#1 · {re.escape(name)} · page \d+$"))
+    expect(first).to_be_visible(timeout=SLOW)
+    assert first.inner_text().endswith(f"page {answers[300]['page']}")
+    expect(page.get_by_text(re.compile(r"Read by OCR from the scanned page")).first).to_be_visible()
+    expect(page.get_by_text(re.compile(r"the answer is highlighted")).first).to_be_visible()
+    expect(page.locator("mark.lc-answer").first).to_be_visible()
+    snap(page, shots, "ocr-highlight", until=".st-key-ask_answer_1")

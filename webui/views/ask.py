@@ -8,7 +8,7 @@ import streamlit as st
 
 from webui import common
 from webui.client import ApiError, Finding
-from webui.highlight import answer_span_in_page, mark_html, render_highlight
+from webui.highlight import answer_span_in_page, mark_html, render_highlight, render_ocr_highlight
 from webui.views import jobs
 
 JOB = "ask_job"  # {"id", "question", "documents"}
@@ -49,17 +49,47 @@ def _page(document_id: str, number: int) -> dict:
     return cache[key]
 
 
+def _words(document_id: str, number: int) -> dict:
+    """The page's OCR words (empty for text-layer pages), once per session."""
+    key = ("words", document_id, number)
+    cache = _cache()
+    if key not in cache:
+        cache[key] = common.client().get_page_words(document_id, number)
+    return cache[key]
+
+
 def _page_images(f: Finding) -> tuple[bytes, bytes, str | None]:
-    """(full page PNG, zoomed band PNG, what is marked) for a finding, rendered once per session."""
+    """(full page PNG, zoomed band PNG, what is marked) for a finding, rendered once per session.
+
+    A page read by OCR (a scan) has no text for pdfium to find: its OCR word boxes, from the API, mark the
+    answer instead."""
     key = ("image", f["document_id"], f["page"], f.get("char_start"), f.get("char_end"))
     cache = _cache()
     if key not in cache:
         offset = None
         if f.get("passage_start") is not None and f.get("char_start") is not None:
             offset = f["char_start"] - f["passage_start"]
-        shot = render_highlight(
-            _content(f["document_id"]), int(f["page"]), f.get("answer"), f.get("passage"), offset
-        )
+        number = int(f["page"])
+        words = _words(f["document_id"], number) if f.get("ocr_confidence") is not None else None
+        if words and words.get("ocr"):
+            page = _page(f["document_id"], number)
+            span = answer_span_in_page(
+                page["char_start"], page["text"], f.get("char_start"), f.get("char_end")
+            )
+            shot = render_ocr_highlight(
+                _content(f["document_id"]),
+                number,
+                page["text"],
+                words["words"],
+                span,
+                f.get("answer"),
+                f.get("passage"),
+                offset,
+            )
+        else:
+            shot = render_highlight(
+                _content(f["document_id"]), number, f.get("answer"), f.get("passage"), offset
+            )
         pngs = []
         for image in (shot.image, shot.zoom()):
             buffer = io.BytesIO()
@@ -97,6 +127,11 @@ def show_citation(f: Finding, *, key: str) -> None:
         elif f.get("passage"):
             st.markdown(
                 f"<div class='lc-passage'>{mark_html(f['passage'], None, None)}</div>", unsafe_allow_html=True
+            )
+        if f.get("ocr_confidence") is not None:
+            st.caption(
+                f"Read by OCR from the scanned page (mean word confidence {f['ocr_confidence']:.0f}/100); "
+                "the highlight is drawn from the OCR word boxes."
             )
         if images is not None and images[2]:
             st.markdown("**On the page**")
@@ -139,11 +174,40 @@ def show_findings(findings: list[Finding], *, key: str) -> None:
                 "</div>",
                 unsafe_allow_html=True,
             )
+            if f.get("warning"):
+                st.warning(f["warning"], icon=":material/document_scanner:")
+            if f.get("row_label"):
+                _table_answer(f)
             if f.get("page"):
                 show_citation(f, key=f"{key}_{i}")
     for doc_id, f in unanswered.items():
         if doc_id not in answered_docs:
             st.info(f"No answer found in **{f.get('filename')}**.", icon=":material/search_off:")
+
+
+def _table_answer(f: dict) -> None:
+    """Where a figure came from: the table cell's row and column labels and period, or the formula and every
+    cited input of a computed figure (never shown as extracted)."""
+    detail = f.get("detail") or {}
+    if f.get("computed"):
+        st.markdown(f"**Computed** from the cited cells: `{f.get('formula')}`")
+        rows = [
+            {
+                "Row": i.get("row_label"),
+                "Column": i.get("column_header"),
+                "Value": i.get("value_text"),
+                "Page": i.get("page"),
+            }
+            for i in detail.get("inputs") or []
+        ]
+        st.dataframe(rows, hide_index=True, width="stretch")
+        return
+    table = (detail.get("table") or {}).get("title") or "table"
+    st.markdown(
+        f"**From the table** “{table}” (page {f.get('page')}): row **{f.get('row_label')}**, column "
+        f"**{f.get('column_header') or f.get('period')}** — {detail.get('answer') or f.get('answer')} "
+        f"({f.get('period')}; printed in {f.get('scale')})"
+    )
 
 
 def _job_panel() -> None:

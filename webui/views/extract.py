@@ -64,7 +64,15 @@ def _results(findings: list[dict], job: dict) -> None:
             table = [
                 {
                     "Field": export.field_label(r),
-                    "Answer": r.get("answer") or export.NO_ANSWER,
+                    "Answer": ((r.get("detail") or {}).get("answer") or r.get("answer") or export.NO_ANSWER),
+                    "Row / column": (
+                        f"computed: {r.get('formula')}"
+                        if r.get("computed")
+                        else f"{r.get('row_label')} | {r.get('column_header')}"
+                        if r.get("row_label")
+                        else ""
+                    ),
+                    "Period": r.get("period") or "",
                     "Page": r.get("page"),
                     "Score": r.get("score"),
                     "Passage": (r.get("passage") or "").replace("\n", " ")[:300],

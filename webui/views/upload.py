@@ -63,11 +63,17 @@ def _refresh() -> bool:
         if row["id"] and row["status"] not in TERMINAL_DOCUMENT:
             doc = api.get_document(row["id"])
             row.update(
-                status=doc["status"], error=doc.get("error"), pages=doc.get("pages"), tokens=doc.get("tokens")
+                status=doc["status"],
+                error=doc.get("error"),
+                pages=doc.get("pages"),
+                tokens=doc.get("tokens"),
+                progress=doc.get("progress"),
+                stage=doc.get("stage"),
+                ocr=doc.get("ocr"),
             )
         elif row["id"] and row.get("pages") is None and row["status"] == "ready":
             doc = api.get_document(row["id"])
-            row.update(pages=doc.get("pages"), tokens=doc.get("tokens"))
+            row.update(pages=doc.get("pages"), tokens=doc.get("tokens"), ocr=doc.get("ocr"))
         done = done and row["status"] in TERMINAL_DOCUMENT
     return done
 
@@ -91,6 +97,16 @@ def _row(row: dict) -> None:
             st.progress(
                 1.0, text=f"Ready — {row.get('pages') or '?'} pages, {row.get('tokens') or '?'} tokens"
             )
+            ocr = row.get("ocr") or {}
+            if ocr.get("pages"):
+                low = ocr.get("low_confidence_pages") or []
+                st.caption(
+                    f"{len(ocr['pages'])} scanned page(s) read by OCR, mean confidence "
+                    f"{ocr.get('confidence') or 0:.0f}/100"
+                    + (f"; low confidence on page(s) {', '.join(map(str, low))}" if low else "")
+                )
+        elif row.get("progress") is not None:  # OCR of a scan: pages done so far
+            st.progress(float(row["progress"]), text=row.get("stage") or STAGE_TEXT.get(status, status))
         else:
             st.progress(STAGE_PROGRESS.get(status, 0.2), text=STAGE_TEXT.get(status, status))
         if row.get("note"):
