@@ -64,6 +64,70 @@ def test_no_answer_found_is_shown_as_such() -> None:
     assert any("No answer found" in w.value for w in at.warning)
 
 
+def _table_finding(**extra: object) -> dict:
+    return {
+        "document_id": "d1",
+        "filename": "10q.pdf",
+        "query_index": 0,
+        "query": "What was total net sales for the quarter?",
+        "rank": 0,
+        "answer": "81,797",
+        "score": 0.94,
+        "page": None,  # no page: the card alone, without rendering a PDF
+        "char_start": 10,
+        "char_end": 16,
+        "passage": "Total net sales 81,797 82,959",
+        "passage_start": 0,
+        "row_label": "Total net sales",
+        "column_header": "Three Months Ended July 1, 2023",
+        "period": "3 months ended 2023-07-01",
+        "value": 81797000000.0,
+        "unit": "USD",
+        "scale": "millions",
+        "computed": False,
+        "formula": None,
+        "detail": {"answer": "$81,797 million", "table": {"title": "STATEMENTS OF OPERATIONS", "page": 4}},
+        **extra,
+    }
+
+
+def test_a_table_answer_shows_its_row_column_and_period() -> None:
+    at = AppTest.from_function(_findings_page, args=([_table_finding()],), default_timeout=30).run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "Total net sales" in text and "Three Months Ended July 1, 2023" in text
+    assert "$81,797 million" in text and "STATEMENTS OF OPERATIONS" in text
+
+
+def test_a_computed_figure_shows_its_formula_and_inputs() -> None:
+    inputs = [
+        {
+            "row_label": "Total net sales",
+            "column_header": "Three Months Ended July 1, 2023",
+            "value_text": "81,797",
+            "page": 4,
+        },
+        {
+            "row_label": "Total net sales",
+            "column_header": "Three Months Ended June 25, 2022",
+            "value_text": "82,959",
+            "page": 4,
+        },
+    ]
+    finding = _table_finding(
+        answer="-1.4% ($81,797 million vs $82,959 million; computed)",
+        computed=True,
+        formula="(81,797 − 82,959) / 82,959",
+        detail={"computed": True, "inputs": inputs},
+    )
+    at = AppTest.from_function(_findings_page, args=([finding],), default_timeout=30).run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "Computed" in text and "(81,797 − 82,959) / 82,959" in text
+    frame = at.dataframe[0].value
+    assert list(frame["Value"]) == ["81,797", "82,959"]
+
+
 # ---- job views against a fake API: cancel, retry, per-document outcomes, the API's export files ---------
 KEY = "lcx_view_key"
 CSV_FILE = "document_id,filename,answer\nd1,a.pdf,Delaware — USA\n".encode()
