@@ -257,3 +257,54 @@ def test_the_reader_pipeline_routes_metric_questions_to_the_cells():
     assert cell[0].text == "81,797" and cell[0].detail["row_label"] == "Total net sales"
     assert absent[0].text is None  # a metric the statements do not hold: no nearby number
     assert prose[0].detail is None  # not a metric question: the span reader's answer, no table detail
+
+
+def test_named_columns_with_periods_as_row_groups_answer_segment_questions():
+    """NVIDIA's segment note: segments are the columns, periods head groups of rows."""
+    page = (
+        "Compute & Networking Graphics All Other Consolidated\n"
+        "Three Months Ended October 29, 2023\n"
+        "Revenue $ 14,645 $ 3,475 $ — $ 18,120\n"
+        "Nine Months Ended October 29, 2023\n"
+        "Revenue $ 29,507 $ 9,312 $ — $ 38,819\n"
+    )
+    headers = ["Compute & Networking", "Graphics", "All Other", "Consolidated"]
+    rows = [
+        {
+            "label": "Revenue",
+            "section": section,
+            "unit": "USD",
+            "scale": "millions",
+            "cells": [{"column": j, "text": v, "number": parse_number(v)} for j, v in enumerate(values)],
+        }
+        for section, values in (
+            ("Three Months Ended October 29, 2023", ["14,645", "3,475", "—", "18,120"]),
+            ("Nine Months Ended October 29, 2023", ["29,507", "9,312", "—", "38,819"]),
+        )
+    ]
+    raw = {
+        "title": "Segment Information",
+        "kind": "segment",
+        "scale": "millions",
+        "page": 1,
+        "index": 0,
+        "columns": [{"header": h, "period_end": None, "period_months": None} for h in headers],
+        "rows": rows,
+    }
+    _locate(raw, page, 0)
+    doc = ReaderDocument.from_pages("nv", [(1, page)])
+    doc.tables = [Table.from_json(t) for t in rebase_tables([raw], {1: 0})]
+    facts = TableFacts(doc)
+    (top, *_) = facts.answer(
+        "What was revenue of the Graphics segment for the nine months ended October 29, 2023?"
+    )
+    assert top.text == "9,312" and top.detail["period_months"] == 9
+    assert "Graphics" in top.detail["column_header"]
+    (total, *_) = facts.answer("What was total revenue for the three months ended October 29, 2023?")
+    assert total.text == "18,120"
+    assert (
+        facts.answer(
+            "What was revenue of the Automotive segment for the three months ended October 29, 2023?"
+        )
+        is None
+    )

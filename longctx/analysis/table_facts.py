@@ -271,8 +271,14 @@ class TableFacts:
         q_concepts = {c for c, _ in concepts_in(question)}
         out: list[CellHit] = []
         for t in self.tables:
+            by_section = not any(
+                c.period_end for c in t.columns
+            )  # segments as columns, periods as row groups
             for row in t.rows:
                 if any(row is r for r in exclude_rows):
+                    continue
+                if by_section:
+                    out += self._section_hits(ask, q_stems, q_concepts, t, row)
                     continue
                 m = self.metric_score(q_stems, q_concepts, row, t)
                 if m < MIN_METRIC:
@@ -284,6 +290,34 @@ class TableFacts:
                     if p > 0:
                         out.append(CellHit(t, row, cell, t.columns[cell.column], m, p))
         out.sort(key=lambda h: (-h.score, h.table.page, h.cell.start or 0))
+        return out
+
+    def _section_hits(self, ask, q_stems, q_concepts, t: Table, row: Row) -> list[CellHit]:
+        """A table whose columns are named ("Compute & Networking | Graphics | Consolidated") and whose row
+        groups are periods ("Three Months Ended October 29, 2023"): the period comes from the row's section,
+        and the column's name is part of the metric ("Graphics" + "Revenue")."""
+        from longctx.ingest.tables import parse_date, parse_duration_months
+
+        end = parse_date(row.section)
+        months = parse_duration_months(row.section)
+        if end is None or months is None:
+            return []
+        out = []
+        for cell in row.cells:
+            if cell.start is None or cell.column >= len(t.columns):
+                continue
+            header = t.columns[cell.column].header
+            header_stems = content_stems(header)
+            total = bool(re.search(r"\b(consolidated|total)\b", header, re.I))
+            if not total and not (header_stems and header_stems <= q_stems):
+                continue  # a named column answers only questions that name it
+            m = self.metric_score(q_stems - header_stems, q_concepts, row, t)
+            if m < MIN_METRIC:
+                continue
+            col = Column(header=f"{header}, {row.section}", period_end=end.isoformat(), period_months=months)
+            p = self.period_score(ask, col, Table(t.page, t.index, t.title, t.kind, t.scale, [col], []))
+            if p > 0:
+                out.append(CellHit(t, row, cell, col, m + (0.0 if total else 0.02), p))
         return out
 
     # -- answers ----------------------------------------------------------------------------------

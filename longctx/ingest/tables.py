@@ -429,8 +429,24 @@ def _tables_on_page(words: list[_Word], page_width: float) -> list[dict[str, Any
         header_lines = [ln for ln, h in zip(head, is_header, strict=True) if h][-6:]
         title_lines = [ln for i, ln in enumerate(head) if i < last_header and not is_header[i]]
         if last_header < 0:
-            title_lines = [ln for ln in head if not " ".join(w.text for w in ln).endswith(":")]
-            body = run[numeric_idx[0] :]
+            # no period over the columns: the columns are named ("Compute & Networking | Graphics |
+            # Consolidated") and periods in the label area start row groups, which belong to the body
+            def said(ln: list[_Word]) -> str:
+                return " ".join(w.text for w in ln)
+
+            def over(ln: list[_Word], first_x0: float = first_x0) -> bool:
+                return any(w.x1 > first_x0 - 25 for w in ln)
+
+            k = len(head)
+            while k > 0 and not over(head[k - 1]) and parse_date(said(head[k - 1])):
+                k -= 1
+            header_lines = [
+                ln
+                for ln in head[:k][-3:]
+                if over(ln) and not _TITLE_WORDS.search(said(ln)) and not _SCALE_RE.search(said(ln))
+            ]
+            title_lines = [ln for ln in head[:k] if ln not in header_lines and not said(ln).endswith(":")]
+            body = run[k:]
         else:
             body = run[last_header + 1 :]
         col_parts: list[list[str]] = [[] for _ in bands]
