@@ -131,6 +131,18 @@ def locate(
     return None, None
 
 
+def _bounds(rects: list[Rect]) -> Rect | None:
+    """The smallest box holding every rect (the page's content area); None for none."""
+    if not rects:
+        return None
+    return (
+        min(r[0] for r in rects),
+        min(r[1] for r in rects),
+        max(r[2] for r in rects),
+        max(r[3] for r in rects),
+    )
+
+
 def _to_image(
     rect: tuple[float, float, float, float],
     crop: tuple[float, float, float, float],
@@ -180,16 +192,7 @@ def render_highlight(
         crop = page.get_cropbox()
         rotation = page.get_rotation() % 360
         rows = [_to_image(textpage.get_rect(i), crop, rotation, scale) for i in range(textpage.count_rects())]
-        content = (
-            (
-                min(r[0] for r in rows),
-                min(r[1] for r in rows),
-                max(r[2] for r in rows),
-                max(r[3] for r in rows),
-            )
-            if rows
-            else None
-        )
+        content = _bounds(rows)
         if found is not None:
             start, end = found
             for i in range(textpage.count_rects(start, end - start)):
@@ -288,16 +291,7 @@ def render_ocr_highlight(
     if start is not None and end is not None:
         boxes = line_boxes([pixels(w) for w in words if w["start"] < end and w["end"] > start])
     every = [pixels(w) for w in words]
-    content = (
-        (
-            min(b[0] for b in every),
-            min(b[1] for b in every),
-            max(b[2] for b in every),
-            max(b[3] for b in every),
-        )
-        if every
-        else None
-    )
+    content = _bounds(every)
     result = PageHighlight(
         image,
         page_number,

@@ -10,7 +10,7 @@ own label (segment and product rows: "iPhone", "Intelligent Cloud", "Data Center
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from longctx.ingest.tables import _MONTHS
@@ -369,7 +369,6 @@ class PeriodAsk:
     fiscal: bool = False
     prior: bool = False  # "a year ago", "prior year", "last year's"
     latest: bool = False
-    words: set[str] = field(default_factory=set)
 
 
 _Q = re.compile(r"\b(?:q([1-4])|([1-4])q|(first|second|third|fourth) (?:fiscal )?quarter)\b")

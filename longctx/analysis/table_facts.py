@@ -265,7 +265,7 @@ class TableFacts:
         self._entity = (names & self._head) - self._label_words
         return content_stems(q)
 
-    def hits(self, question: str, ask: PeriodAsk | None = None, exclude_rows: tuple = ()) -> list[CellHit]:
+    def hits(self, question: str, ask: PeriodAsk | None = None) -> list[CellHit]:
         ask = ask or parse_period(question)
         q_stems = self._question_stems(question)
         q_concepts = {c for c, _ in concepts_in(question)}
@@ -275,8 +275,6 @@ class TableFacts:
                 c.period_end for c in t.columns
             )  # segments as columns, periods as row groups
             for row in t.rows:
-                if any(row is r for r in exclude_rows):
-                    continue
                 if by_section:
                     out += self._section_hits(ask, q_stems, q_concepts, t, row)
                     continue
@@ -397,6 +395,19 @@ class TableFacts:
         }
         return Answer(**{**ans.__dict__, "text": shown, "detail": detail})
 
+    def _quotient(self, a: CellHit | None, b: CellHit | None, unit: str) -> Answer | None:
+        """a / b from two cited cells, as a ratio or a percentage; None if one is missing or b is 0."""
+        if not (a and b and b.row.value(b.cell)):
+            return None
+        if unit == "percent":
+            v = 100 * a.row.value(a.cell) / b.row.value(b.cell)
+            shown = f"{v:.1f}% (computed)"
+        else:
+            v = a.row.value(a.cell) / b.row.value(b.cell)
+            shown = f"{v:.2f} (computed)"
+        formula = f"{a.row.label} / {b.row.label} = {a.cell.text} / {b.cell.text}"
+        return self._computed(formula, v, unit, [a, b], shown)
+
     def compute(self, kind: str, question: str) -> Answer | None:
         ask = parse_period(question)
         from .financial_terms import COMPUTE
@@ -414,29 +425,11 @@ class TableFacts:
             b = self._concept_hit(
                 "total current liabilities", PeriodAsk(months=0, latest=True, year=ask.year)
             )
-            if a and b and b.row.value(b.cell):
-                v = a.row.value(a.cell) / b.row.value(b.cell)
-                return self._computed(
-                    f"{a.row.label} / {b.row.label} = {a.cell.text} / {b.cell.text}",
-                    v,
-                    "ratio",
-                    [a, b],
-                    f"{v:.2f} (computed)",
-                )
-            return None
+            return self._quotient(a, b, "ratio")
         if kind == "debt_to_equity":
             a = self._concept_hit("long-term debt", PeriodAsk(months=0, year=ask.year))
             b = self._concept_hit("total shareholders' equity", PeriodAsk(months=0, year=ask.year))
-            if a and b and b.row.value(b.cell):
-                v = a.row.value(a.cell) / b.row.value(b.cell)
-                return self._computed(
-                    f"{a.row.label} / {b.row.label} = {a.cell.text} / {b.cell.text}",
-                    v,
-                    "ratio",
-                    [a, b],
-                    f"{v:.2f} (computed)",
-                )
-            return None
+            return self._quotient(a, b, "ratio")
         if kind == "free_cash_flow":
             a = self._concept_hit(f"operating cash flow {question}", ask)
             b = self._concept_hit(f"capital expenditures {question}", ask)
@@ -461,17 +454,7 @@ class TableFacts:
             a = self._concept_hit(f"{CONCEPTS[named[0]][0][0]} {question}", ask)
             if a is None:
                 return None
-            b = self._same_column(a, "revenue")
-            if b and b.row.value(b.cell):
-                v = 100 * a.row.value(a.cell) / b.row.value(b.cell)
-                return self._computed(
-                    f"{a.row.label} / {b.row.label} = {a.cell.text} / {b.cell.text}",
-                    v,
-                    "percent",
-                    [a, b],
-                    f"{v:.1f}% (computed)",
-                )
-            return None
+            return self._quotient(a, self._same_column(a, "revenue"), "percent")
         if kind == "share":
             m = re.search(
                 r"(?:percentage|percent|share|portion|proportion) of "
@@ -486,16 +469,7 @@ class TableFacts:
                 return None
             a = part[0]
             b = self._same_column(a, whole_concept)
-            if b and b.row.value(b.cell) and b.row is not a.row:
-                v = 100 * a.row.value(a.cell) / b.row.value(b.cell)
-                return self._computed(
-                    f"{a.row.label} / {b.row.label} = {a.cell.text} / {b.cell.text}",
-                    v,
-                    "percent",
-                    [a, b],
-                    f"{v:.1f}% (computed)",
-                )
-            return None
+            return self._quotient(a, b, "percent") if b is not None and b.row is not a.row else None
         if kind == "growth":
             hits = self.hits(question, ask)
             if not hits:
@@ -570,8 +544,4 @@ def asks_for_a_figure(question: str) -> bool:
     return bool(ask.day or ask.month_year or ask.quarter or ask.months is not None or ask.ytd or ask.year)
 
 
-def table_answers(document: ReaderDocument, question: str, top_k: int = 3) -> list[Answer] | None:
-    return TableFacts(document).answer(question, top_k)
-
-
-__all__ = ["CellHit", "TableFacts", "describe_period", "format_value", "table_answers"]
+__all__ = ["CellHit", "TableFacts", "asks_for_a_figure", "describe_period", "format_value"]

@@ -336,9 +336,9 @@ def render(d: dict, label: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def write_report(out: Path, block: str, label: str | None = None) -> None:
-    """Replace the generated block in `out`, append it when missing, or write a new file."""
-    start, end = markers(label)
+def replace_block(out: Path, block: str, start: str, end: str, new_file_head: str) -> None:
+    """Replace the block between the `start` and `end` lines of `out`, append it when missing, or write a new
+    file (`new_file_head` + block). Benchmarks keep their generated tables in the docs this way."""
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists():
         text = out.read_text(encoding="utf-8")
@@ -349,7 +349,13 @@ def write_report(out: Path, block: str, label: str | None = None) -> None:
         else:
             out.write_text(text.rstrip("\n") + "\n\n" + block, encoding="utf-8")
         return
-    out.write_text("# Ingestion benchmark\n\n" + block, encoding="utf-8")
+    out.write_text(new_file_head + block, encoding="utf-8")
+
+
+def write_report(out: Path, block: str, label: str | None = None) -> None:
+    """Replace the generated block in `out`, append it when missing, or write a new file."""
+    start, end = markers(label)
+    replace_block(out, block, start, end, "# Ingestion benchmark\n\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -374,15 +374,12 @@ def render(data: dict, command: str, dpis: list[int]) -> str:
 
 
 def write_block(out: Path, block: str) -> None:
+    """The block's first and last lines are its markers (`bench.ingest.replace_block`)."""
+    from .ingest import replace_block
+
     start = block.splitlines()[0]
     end = block.rstrip("\n").splitlines()[-1]
-    text = out.read_text(encoding="utf-8") if out.exists() else ""
-    if start in text and end in text:
-        head, _, rest = text.partition(start)
-        _, _, tail = rest.partition(end)
-        out.write_text(head + block.rstrip("\n") + tail, encoding="utf-8")
-    else:
-        out.write_text(text.rstrip("\n") + "\n\n" + block, encoding="utf-8")
+    replace_block(out, block, start, end, "\n\n")
 
 
 def main(argv: list[str] | None = None) -> int:

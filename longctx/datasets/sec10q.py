@@ -12,8 +12,15 @@ from pathlib import Path
 from longctx.analysis.reader import ReaderDocument
 
 
-def sec10q_dir(data_root: Path | str) -> Path:
-    """The `sec10q` folder of the shared data; FileNotFoundError when its questions are absent."""
+def sec10q_dir(data_root: Path | str | None = None) -> Path:
+    """The `sec10q` folder of the shared data (None: the configured data root); FileNotFoundError when its
+    questions are absent."""
+    if data_root is None:
+        from longctx.config import get_settings
+
+        data_root = get_settings().data_root
+    if data_root is None:
+        raise FileNotFoundError("SEC 10-Q data not found (set LONGCTX_SHARED_DATA_DIR)")
     root = Path(data_root) / "sec10q"
     if not (root / "qna_data.csv").exists():
         raise FileNotFoundError("SEC 10-Q data not found (set LONGCTX_SHARED_DATA_DIR)")

@@ -59,12 +59,6 @@ def run_sec10q(
     out: Path | str | None = None,
     log: Callable[[str], None] | None = print,
 ) -> dict:
-    if data_root is None:
-        from longctx.config import get_settings
-
-        data_root = get_settings().data_root
-    if data_root is None:
-        raise FileNotFoundError("SEC 10-Q data not found (set LONGCTX_SHARED_DATA_DIR)")
     root = sec10q_dir(data_root)
     t0 = time.perf_counter()
     rows = single_doc_questions(root)
